@@ -1,0 +1,39 @@
+import { createRequire } from 'node:module';
+import { checkMessageCommand } from './check-message.js';
+
+const USAGE = `sipwarden — SIP security edge proxy
+
+Usage: sipwarden <command> [options]
+
+Commands:
+  check-message FILE...   parse raw SIP messages and print what sipwarden sees
+  version                 print the version
+
+Run 'sipwarden <command> --help' for a command's options.`;
+
+function version(): string {
+  const require = createRequire(import.meta.url);
+  return (require('../../../package.json') as { version: string }).version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  switch (command) {
+    case 'check-message':
+      return checkMessageCommand(rest, out);
+    case 'version':
+    case '--version':
+      out(version());
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`sipwarden: unknown command '${command}'\n\n${USAGE}\n`);
+      return 2;
+  }
+}

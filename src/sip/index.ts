@@ -1,0 +1,15 @@
+export { unescapeUri } from './chars.js';
+export { AuthHeader, parseAuthHeader } from './digest.js';
+export { SipParseError, type SipParseErrorCode } from './errors.js';
+export { type StreamFrame, StreamFramer } from './framer.js';
+export { canonicalName } from './header-names.js';
+export { DEFAULT_LIMITS, type ParseLimits } from './limits.js';
+export { type ContactValue, SipMessage } from './message.js';
+export { NameAddr, parseNameAddr } from './name-addr.js';
+export { Params } from './params.js';
+export { type ParseOptions, parseMessage } from './parser.js';
+export { type CSeq, parseCSeq } from './scalars.js';
+export { formatUri, type HostType, hostAddress, parseUri, type SipUri, type UriContext } from './uri.js';
+export { validateMessage } from './validate.js';
+export { parseVia, Via } from './via.js';
+export { MessageWriter } from './writer.js';
