@@ -1,0 +1,234 @@
+/**
+ * The configuration file's shape, in YAML terms (snake_case keys), as a zod schema.
+ *
+ * Field-level parsing happens here (URLs, durations, CIDRs, ranges); checks that relate
+ * several fields (unique names, files on disk, cross-references) are in `loader.ts`, which
+ * also turns the result into the camelCase `Config`. Keep `docs/configuration.md` in step:
+ * a test checks that every key below is documented there.
+ */
+import * as z from 'zod';
+import { LOG_LEVELS } from '../log/logger.js';
+import { normalizeCidr } from '../net/cidr.js';
+import { describe } from '../net/ip.js';
+import { DURATION_HINT, formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
+import { type Endpoint, type EndpointOptions, type HostPort, parseEndpoint, parseHostPort } from './endpoint.js';
+
+/** Defaults of every optional setting (durations in milliseconds). */
+export const DEFAULTS = Object.freeze({
+  ping: Object.freeze({ interval: 10_000, timeout: 2_000, failures: 3 }),
+  trusted: Object.freeze([] as string[]),
+  limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192 }),
+  tcp: Object.freeze({
+    idle_timeout: 600_000,
+    connect_timeout: 5_000,
+    max_connections: 10_000,
+    max_connections_per_ip: 32,
+  }),
+  replies: Object.freeze({ bad_request_per_second: 50 }),
+  data_dir: './data',
+  log: Object.freeze({ level: 'info' as const }),
+});
+
+export const MIN_SECRET_LENGTH = 32;
+
+/** A value as an error message shows it: strings quoted (and cut short), collections by kind. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return describe(value);
+}
+
+function fail(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+}
+
+/** A required value that was left out reaches a `z.unknown()` leaf as undefined. */
+function required(ctx: z.RefinementCtx): typeof z.NEVER {
+  return fail(ctx, 'required');
+}
+
+const endpoint = (options: EndpointOptions) =>
+  z.string().transform((url, ctx): Endpoint => {
+    try {
+      return parseEndpoint(url, options);
+    } catch (err) {
+      return fail(ctx, (err as Error).message);
+    }
+  });
+
+const duration = (min: number) =>
+  z.unknown().transform((value, ctx): number => {
+    if (value === undefined) return required(ctx);
+    const ms = parseDuration(value);
+    if (ms === undefined) return fail(ctx, `${describeValue(value)} is not a duration (${DURATION_HINT})`);
+    if (ms < min) return fail(ctx, `must be at least ${formatDuration(min)}`);
+    if (ms > MAX_DURATION_MS) return fail(ctx, `must be at most ${formatDuration(MAX_DURATION_MS)}`);
+    return ms;
+  });
+
+const integer = (min: number, max: number) =>
+  z.unknown().transform((value, ctx): number => {
+    if (value === undefined) return required(ctx);
+    const n =
+      typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isInteger(n)) return fail(ctx, `expected a whole number, got ${describeValue(value)}`);
+    if (n < min || n > max) return fail(ctx, `must be from ${min} to ${max}, got ${n}`);
+    return n;
+  });
+
+const cidr = z.string().transform((text, ctx): string => {
+  try {
+    return normalizeCidr(text);
+  } catch (err) {
+    return fail(ctx, (err as Error).message);
+  }
+});
+
+const advertise = z.string().transform((text, ctx): HostPort => {
+  try {
+    // Port 0 stands for "the listener's port" and is replaced by the loader.
+    return parseHostPort(text, 0);
+  } catch (err) {
+    return fail(ctx, (err as Error).message);
+  }
+});
+
+const nonEmpty = z.string().min(1, { error: 'must not be empty' });
+
+export const listenSchema = z.union([
+  endpoint({ requireIp: true, allowPortZero: true }),
+  z.strictObject({
+    url: endpoint({ requireIp: true, allowPortZero: true }),
+    cert: nonEmpty.optional(),
+    key: nonEmpty.optional(),
+    advertise: advertise.optional(),
+  }),
+]);
+
+const pingObject = z.strictObject({
+  interval: duration(100).default(DEFAULTS.ping.interval),
+  timeout: duration(10).default(DEFAULTS.ping.timeout),
+  failures: integer(1, 100).default(DEFAULTS.ping.failures),
+});
+
+export const upstreamSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
+    error: 'must be 1-63 letters, digits, "-", "_" or ".", starting with a letter or digit',
+  }),
+  targets: z.array(endpoint({})).min(1, { error: 'must list at least one target' }),
+  // `ping: true` means the defaults; `ping: false` turns the health check off.
+  ping: z.union([z.boolean(), pingObject]).prefault(true),
+});
+
+export const configSchema = z.strictObject({
+  listen: z.array(listenSchema).min(1, { error: 'must list at least one address' }),
+  upstreams: z.array(upstreamSchema).min(1, { error: 'must list at least one upstream' }),
+  default_upstream: z.string().optional(),
+  trusted: z.array(cidr).default([]),
+  limits: z
+    .strictObject({
+      max_message_bytes: integer(1024, 1_048_576).default(DEFAULTS.limits.max_message_bytes),
+      max_headers: integer(8, 4096).default(DEFAULTS.limits.max_headers),
+      max_header_bytes: integer(256, 65_535).default(DEFAULTS.limits.max_header_bytes),
+    })
+    .prefault({}),
+  tcp: z
+    .strictObject({
+      idle_timeout: duration(1000).default(DEFAULTS.tcp.idle_timeout),
+      connect_timeout: duration(10).default(DEFAULTS.tcp.connect_timeout),
+      max_connections: integer(1, 1_000_000).default(DEFAULTS.tcp.max_connections),
+      max_connections_per_ip: integer(1, 1_000_000).default(DEFAULTS.tcp.max_connections_per_ip),
+    })
+    .prefault({}),
+  replies: z
+    .strictObject({
+      bad_request_per_second: integer(0, 1_000_000).default(DEFAULTS.replies.bad_request_per_second),
+    })
+    .prefault({}),
+  secret: z
+    .string()
+    .refine((s) => s === '' || s.length >= MIN_SECRET_LENGTH, {
+      // Never quote the value: it is a secret.
+      error: (issue) => `must be at least ${MIN_SECRET_LENGTH} characters long (got ${(issue.input as string).length})`,
+    })
+    .optional(),
+  data_dir: nonEmpty.optional(),
+  log: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default(DEFAULTS.log.level),
+    })
+    .prefault({}),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+
+// ---- introspection (did-you-mean for unknown keys; the docs test) ----
+
+interface Walkable {
+  _zod: {
+    def: {
+      type: string;
+      shape?: Record<string, Walkable>;
+      element?: Walkable;
+      options?: Walkable[];
+      innerType?: Walkable;
+      in?: Walkable;
+    };
+  };
+}
+
+function unwrap(schema: Walkable): Walkable {
+  for (;;) {
+    const def = schema._zod.def;
+    if (def.innerType) schema = def.innerType;
+    else if (def.type === 'pipe' && def.in) schema = def.in;
+    else return schema;
+  }
+}
+
+/** Object schemas reachable at `path` (several through unions). */
+function objectsAt(schema: Walkable, path: readonly PropertyKey[]): Walkable[] {
+  const s = unwrap(schema);
+  const def = s._zod.def;
+  if (def.type === 'union') return def.options!.flatMap((o) => objectsAt(o, path));
+  if (path.length === 0) return def.type === 'object' ? [s] : [];
+  const [head, ...rest] = path;
+  if (def.type === 'object' && typeof head === 'string' && def.shape![head]) return objectsAt(def.shape![head]!, rest);
+  if (def.type === 'array' && typeof head === 'number') return objectsAt(def.element!, rest);
+  return [];
+}
+
+/** The keys the schema allows in the mapping at `path` (e.g. `['upstreams', 0, 'ping']`). */
+export function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+  const keys = new Set<string>();
+  for (const o of objectsAt(configSchema as unknown as Walkable, path)) {
+    for (const k of Object.keys(o._zod.def.shape!)) keys.add(k);
+  }
+  return [...keys];
+}
+
+/**
+ * Every key of the schema as a documentation path: `listen`, `listen[].url`,
+ * `upstreams[].ping.interval`, `tcp.idle_timeout`, ...
+ */
+export function schemaKeyPaths(): string[] {
+  const out: string[] = [];
+  const walk = (schema: Walkable, prefix: string) => {
+    const s = unwrap(schema);
+    const def = s._zod.def;
+    if (def.type === 'union') for (const o of def.options!) walk(o, prefix);
+    else if (def.type === 'array') walk(def.element!, `${prefix}[]`);
+    else if (def.type === 'object') {
+      for (const [k, v] of Object.entries(def.shape!)) {
+        const p = prefix ? `${prefix}.${k}` : k;
+        if (!out.includes(p)) out.push(p);
+        walk(v, p);
+      }
+    }
+  };
+  walk(configSchema as unknown as Walkable, '');
+  return out;
+}

@@ -1,0 +1,10 @@
+export {
+  createLogger,
+  isLogLevel,
+  LOG_LEVELS,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  setLevel,
+} from './logger.js';
+export { sanitize } from './sanitize.js';
