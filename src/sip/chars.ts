@@ -50,6 +50,16 @@ export function isWs(c: number): boolean {
   return c === SP || c === HT;
 }
 
+/**
+ * Index of the first character `code` in s[from, end), or -1. Used instead of
+ * `s.indexOf` where `s` holds a whole list and the search must stop at the element's end:
+ * an unbounded search per element is quadratic in the length of the list.
+ */
+export function indexIn(s: string, code: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (s.charCodeAt(i) === code) return i;
+  return -1;
+}
+
 /** True if every character of `s` in [start, end) is a token character. */
 export function isToken(s: string, start = 0, end = s.length): boolean {
   if (end <= start) return false;
@@ -85,5 +95,64 @@ export function unescapeUri(s: string): string {
     return decodeURIComponent(s);
   } catch {
     return s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
+  }
+}
+
+/** TOKEN as a 256-entry table, for scanning raw bytes without a `c < 128` test. */
+export const TOKEN_BYTE = (() => {
+  const t = new Uint8Array(256);
+  t.set(TOKEN);
+  return t;
+})();
+
+/**
+ * True if s[start, end) is a dotted-quad IPv4 address: four decimal numbers 0-255 without
+ * leading zeros, as `net.isIPv4` accepts, without its regular expression or a substring.
+ */
+export function isIPv4(s: string, start = 0, end = s.length): boolean {
+  let parts = 0;
+  let i = start;
+  for (;;) {
+    const ps = i;
+    let n = 0;
+    while (i < end && i - ps < 4) {
+      const d = s.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+      i++;
+    }
+    const digits = i - ps;
+    if (digits === 0 || digits > 3 || n > 255 || (digits > 1 && s.charCodeAt(ps) === 0x30)) return false;
+    if (++parts === 4) return i === end;
+    if (i >= end || s.charCodeAt(i) !== 0x2e) return false;
+    i++;
+  }
+}
+
+/** `isIPv4` on the octets buf[start, end). */
+export function isIPv4Bytes(buf: Uint8Array, start: number, end: number): boolean {
+  return ipv4End(buf, start, end) === end;
+}
+
+/**
+ * End of the dotted-quad IPv4 address (as `isIPv4` accepts it) that starts at buf[start],
+ * reading no further than `end`; -1 if there is none.
+ */
+export function ipv4End(buf: Uint8Array, start: number, end: number): number {
+  let i = start;
+  for (let part = 0; ; part++) {
+    const ps = i;
+    let n = 0;
+    while (i < end && i - ps < 4) {
+      const d = buf[i]! - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+      i++;
+    }
+    const digits = i - ps;
+    if (digits === 0 || digits > 3 || n > 255 || (digits > 1 && buf[ps] === 0x30)) return -1;
+    if (part === 3) return i;
+    if (i >= end || buf[i] !== 0x2e) return -1;
+    i++;
   }
 }

@@ -10,70 +10,145 @@ export type StreamFrame =
   | { kind: 'pong' };
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+const PING: StreamFrame = Object.freeze({ kind: 'ping' });
+const PONG: StreamFrame = Object.freeze({ kind: 'pong' });
 
 /**
  * Cuts a TCP/TLS byte stream into SIP messages by Content-Length (mandatory on streams,
  * RFC 3261 18.3). Holds at most `maxMessageBytes` of incomplete data: a peer that sends
- * more without completing a message gets a SipParseError, and the connection should close.
+ * more without completing a message gets a SipParseError, and the connection should close
+ * (the framer drops what it held). Work is linear in the bytes pushed, however the stream
+ * is cut: data is appended into a buffer that grows by doubling, and a message's length is
+ * computed once, when its headers are complete.
  */
 export class StreamFramer {
-  private pending: Buffer = Buffer.alloc(0);
-  /** Where to resume the search for the end of headers in `pending`. */
+  /** The unconsumed bytes are store[off, off + len). */
+  private store: Buffer = EMPTY;
+  private off = 0;
+  private len = 0;
+  /** Whether `store` was allocated here: only then may bytes past off + len be written. */
+  private owned = false;
+  /** Where to resume the search for the end of headers, relative to `off`. */
   private searchFrom = 0;
+  /** Total length of the message at the front once its headers are complete, else -1. */
+  private need = -1;
 
   constructor(private readonly limits: ParseLimits = DEFAULT_LIMITS) {}
 
   /** Bytes held that do not yet form a whole message. */
   get buffered(): number {
-    return this.pending.length;
+    return this.len;
   }
 
   push(chunk: Buffer): StreamFrame[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.append(chunk);
+    try {
+      return this.drain();
+    } catch (err) {
+      this.reset();
+      throw err;
+    }
+  }
+
+  private append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.len === 0) {
+      // Nothing pending: frame straight out of the caller's chunk, without copying.
+      this.store = chunk;
+      this.off = 0;
+      this.len = chunk.length;
+      this.owned = false;
+      return;
+    }
+    const end = this.off + this.len;
+    if (this.owned && this.store.length - end >= chunk.length) {
+      // Bytes past `end` were never handed out in a frame: safe to write.
+      chunk.copy(this.store, end);
+    } else {
+      // Never compact in place: frames already returned may still point into the old store.
+      const grown = Buffer.allocUnsafe(Math.max(2 * (this.len + chunk.length), 4096));
+      this.store.copy(grown, 0, this.off, end);
+      chunk.copy(grown, this.len);
+      this.store = grown;
+      this.off = 0;
+      this.owned = true;
+    }
+    this.len += chunk.length;
+  }
+
+  private drain(): StreamFrame[] {
     const frames: StreamFrame[] = [];
-    for (;;) {
-      const buf = this.pending;
-      if (buf.length === 0) break;
-      if (buf[0] === 0x0d) {
-        if (buf.length < 2) break;
-        if (buf[1] !== 0x0a) throw new SipParseError('bad-start-line', 'Bad start line');
-        if (buf.length >= 4 && buf[2] === 0x0d && buf[3] === 0x0a) {
-          frames.push({ kind: 'ping' });
+    const max = this.limits.maxMessageBytes;
+    while (this.len > 0) {
+      if (this.need === -1 && this.store[this.off] === 0x0d) {
+        // Keep-alives, read in place: a peer may send thousands of them in one chunk.
+        const s = this.store;
+        const o = this.off;
+        const n = this.len;
+        if (n < 2) break;
+        if (s[o + 1] !== 0x0a) throw new SipParseError('bad-start-line', 'Bad start line');
+        if (n >= 4 && s[o + 2] === 0x0d && s[o + 3] === 0x0a) {
+          frames.push(PING);
           this.consume(4);
-          continue;
+        } else if (n === 2 || (n === 3 && s[o + 2] === 0x0d)) {
+          break; // may still become a ping
+        } else {
+          frames.push(PONG);
+          this.consume(2);
         }
-        if (buf.length === 2 || (buf.length === 3 && buf[2] === 0x0d)) break; // may still become a ping
-        frames.push({ kind: 'pong' });
-        this.consume(2);
         continue;
       }
-      const blank = buf.indexOf(CRLFCRLF, this.searchFrom);
-      if (blank === -1) {
-        if (buf.length > this.limits.maxMessageBytes) throw new SipParseError('too-large', 'Message Too Large');
-        this.searchFrom = Math.max(0, buf.length - 3);
-        break;
+      const buf = this.store.subarray(this.off, this.off + this.len);
+      if (this.need === -1) {
+        const blank = buf.indexOf(CRLFCRLF, this.searchFrom);
+        // The same limit, checked the same way, however the stream was cut: before the
+        // headers are looked at, so the error does not depend on the chunking.
+        if (blank === -1 ? buf.length > max : blank + 4 > max) throw tooLarge();
+        if (blank === -1) {
+          this.searchFrom = Math.max(0, buf.length - 3);
+          break;
+        }
+        const total = blank + 4 + contentLengthOf(buf, blank);
+        if (total > max) throw tooLarge();
+        this.need = total;
       }
-      const bodyStart = blank + 4;
-      const total = bodyStart + contentLengthOf(buf, blank);
-      if (total > this.limits.maxMessageBytes) throw new SipParseError('too-large', 'Message Too Large');
-      if (buf.length < total) {
-        this.searchFrom = blank; // headers complete; wait for the body
-        break;
-      }
-      frames.push({ kind: 'message', data: buf.subarray(0, total) });
-      this.consume(total);
+      if (buf.length < this.need) break; // headers complete; wait for the body
+      frames.push({ kind: 'message', data: buf.subarray(0, this.need) });
+      this.consume(this.need);
     }
     return frames;
   }
 
   private consume(n: number): void {
-    this.pending = this.pending.subarray(n);
+    this.off += n;
+    this.len -= n;
     this.searchFrom = 0;
-    // Do not keep a large chunk alive for a few leftover bytes.
-    if (this.pending.length > 0 && this.pending.length < 1024 && this.pending.byteOffset > 65536) {
-      this.pending = Buffer.from(this.pending);
+    this.need = -1;
+    if (this.len === 0) {
+      this.store = EMPTY;
+      this.off = 0;
+      this.owned = false;
+    } else if (this.len < 1024 && this.off > 65536) {
+      // Do not keep a large buffer alive for a few leftover bytes.
+      this.store = Buffer.from(this.store.subarray(this.off, this.off + this.len));
+      this.off = 0;
+      this.owned = false;
     }
   }
+
+  private reset(): void {
+    this.store = EMPTY;
+    this.off = 0;
+    this.len = 0;
+    this.owned = false;
+    this.searchFrom = 0;
+    this.need = -1;
+  }
+}
+
+function tooLarge(): SipParseError {
+  return new SipParseError('too-large', 'Message Too Large');
 }
 
 /**

@@ -146,13 +146,37 @@ export function canonicalName(name: string): string {
   return id === H.Other ? name : CANONICAL_NAMES[id]!;
 }
 
-// Buckets of lower-case names by length, for byte-level identification.
-const BY_LENGTH: Array<Array<{ bytes: Uint8Array; id: H }>> = [];
-for (const [name, id] of BY_LOWER_NAME) {
-  BY_LENGTH[name.length] ??= [];
-  BY_LENGTH[name.length]!.push({ bytes: Buffer.from(name, 'latin1'), id });
+// Byte-level identification: a known name is looked up by (length, first, last character),
+// which no two known names share, then compared in full. One table read and one short
+// compare per header, however many names are known.
+const MAX_NAME = 31;
+const CANDIDATE = new Uint8Array((MAX_NAME + 1) << 10); // key -> candidate number + 1
+const CANDIDATE_BYTES: Uint8Array[] = [];
+/**
+ * The lower-case name as little-endian 32-bit words: at offsets 0, 4, 8... while a whole
+ * word fits, then one more ending at the last byte (it may overlap the previous one).
+ */
+const CANDIDATE_WORDS: Int32Array[] = [];
+const CANDIDATE_ID: H[] = [];
+
+function nameKey(len: number, first: number, last: number): number {
+  return (len << 10) | ((first & 0x1f) << 5) | (last & 0x1f);
 }
-for (let i = 0; i < BY_LENGTH.length; i++) BY_LENGTH[i] ??= [];
+
+for (const [name, id] of BY_LOWER_NAME) {
+  const key = nameKey(name.length, name.charCodeAt(0), name.charCodeAt(name.length - 1));
+  if (CANDIDATE[key] !== 0) throw new Error(`header-names: ${name} shares its key`);
+  const bytes = Buffer.from(name, 'latin1');
+  const words: number[] = [];
+  if (bytes.length >= 4) {
+    for (let k = 0; k + 4 <= bytes.length; k += 4) words.push(bytes.readInt32LE(k));
+    words.push(bytes.readInt32LE(bytes.length - 4));
+  }
+  CANDIDATE_BYTES.push(bytes);
+  CANDIDATE_WORDS.push(Int32Array.from(words));
+  CANDIDATE_ID.push(id);
+  CANDIDATE[key] = CANDIDATE_ID.length;
+}
 
 /**
  * Identifies the header name at buf[start, start+len). The bytes must already be known
@@ -160,14 +184,72 @@ for (let i = 0; i < BY_LENGTH.length; i++) BY_LENGTH[i] ??= [];
  * character onto another one used in a known name.
  */
 export function identifyHeader(buf: Uint8Array, start: number, len: number): H {
-  if (len >= BY_LENGTH.length) return H.Other;
-  const bucket = BY_LENGTH[len]!;
-  for (let k = 0; k < bucket.length; k++) {
-    const cand = bucket[k]!;
-    const b = cand.bytes;
-    let i = 0;
-    while (i < len && (buf[start + i]! | 0x20) === b[i]) i++;
-    if (i === len) return cand.id;
+  if (len > MAX_NAME || len === 0) return H.Other;
+  const c = CANDIDATE[nameKey(len, buf[start]!, buf[start + len - 1]!)]!;
+  if (c === 0) return H.Other;
+  const b = CANDIDATE_BYTES[c - 1]!;
+  for (let i = 0; i < len; i++) if ((buf[start + i]! | 0x20) !== b[i]) return H.Other;
+  return CANDIDATE_ID[c - 1]!;
+}
+
+/**
+ * `identifyHeader` comparing four octets at a time through `view`, a DataView over the
+ * same octets as `buf` (the parser has one). 0x20 is OR-ed into every octet of a word.
+ */
+export function identifyHeaderWords(view: DataView, buf: Uint8Array, start: number, len: number): H {
+  if (len > MAX_NAME || len === 0) return H.Other;
+  const c = CANDIDATE[nameKey(len, buf[start]!, buf[start + len - 1]!)]!;
+  if (c === 0) return H.Other;
+  if (len < 4) {
+    const b = CANDIDATE_BYTES[c - 1]!;
+    for (let i = 0; i < len; i++) if ((buf[start + i]! | 0x20) !== b[i]) return H.Other;
+  } else {
+    const w = CANDIDATE_WORDS[c - 1]!;
+    const m = w.length - 1;
+    for (let k = 0; k < m; k++) if ((view.getInt32(start + 4 * k, true) | 0x20202020) !== w[k]) return H.Other;
+    if ((view.getInt32(start + len - 4, true) | 0x20202020) !== w[m]) return H.Other;
   }
-  return H.Other;
+  return CANDIDATE_ID[c - 1]!;
+}
+
+const METHODS = [
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'PRACK',
+  'UPDATE',
+  'INFO',
+  'MESSAGE',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'REFER',
+  'PUBLISH',
+];
+/** (length, first character) -> method number + 1; no two methods above share a key. */
+const METHOD_KEY = new Uint8Array(32 * 32);
+for (let k = 0; k < METHODS.length; k++) {
+  const m = METHODS[k]!;
+  METHOD_KEY[(m.length << 5) | (m.charCodeAt(0) & 0x1f)] = k + 1;
+}
+
+/**
+ * The method name at buf[a, b), case-sensitive (RFC 3261 7.1). The methods of RFC 3261 and
+ * its common extensions come back as shared constant strings, so parsing one allocates
+ * nothing; any other token is decoded.
+ */
+export function methodName(buf: Buffer, a: number, b: number): string {
+  const len = b - a;
+  if (len < 32) {
+    const k = METHOD_KEY[(len << 5) | (buf[a]! & 0x1f)]!;
+    if (k !== 0) {
+      const m = METHODS[k - 1]!;
+      let i = 0;
+      while (i < len && buf[a + i] === m.charCodeAt(i)) i++;
+      if (i === len) return m;
+    }
+  }
+  return buf.toString('latin1', a, b);
 }

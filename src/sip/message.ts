@@ -1,24 +1,50 @@
+import { TOKEN_BYTE } from './chars.js';
 import { type AuthHeader, parseAuthHeader } from './digest.js';
 import { SipParseError } from './errors.js';
-import { CANONICAL_NAMES, H, headerIdOf, LIST_HEADERS } from './header-names.js';
+import { CANONICAL_NAMES, H, headerIdOf, LIST_HEADERS, methodName } from './header-names.js';
 import { type NameAddr, parseNameAddr } from './name-addr.js';
+import { plainNameAddr, plainUri, plainVia } from './plain.js';
 import { type CSeq, parseCSeq, parseDecimal, parseExpires, parseSipDate } from './scalars.js';
-import { splitList } from './split.js';
+import { firstElementEnd, splitList } from './split.js';
 import { parseUri, type SipUri } from './uri.js';
 import { parseVia, type Via } from './via.js';
 
-/** Index layout of one header in `SipMessage.index`. */
+/**
+ * Index layout of one header in `SipMessage.index`: `Slot.Size` numbers, offsets into
+ * `buf`. A header starts where the previous one ends (the first at `headersStart`); use
+ * the accessors (headerIdAt, headerStartAt, nameEndAt, valueStartAt...) rather than the
+ * numbers.
+ */
 export enum Slot {
-  Id = 0,
-  NameStart = 1,
-  NameEnd = 2,
-  ValueStart = 3,
-  ValueEnd = 4,
+  /** id | HeaderFlag bits << 6 | name length << 8. */
+  Meta = 0,
+  /** The value, trimmed; folds included. */
+  ValueStart = 1,
+  ValueEnd = 2,
   /** Offset just past the header's final CRLF. */
-  LineEnd = 5,
-  Folded = 6,
-  Size = 7,
+  LineEnd = 3,
+  Size = 4,
 }
+
+/** Bits of a header's flags (`Slot.Meta`). A value with neither is plain ASCII on one line. */
+export enum HeaderFlag {
+  /** The value continues on folded lines (CRLF followed by SP or HT). */
+  Folded = 1,
+  /** The value holds octets >= 0x80, decoded as UTF-8. */
+  NonAscii = 2,
+}
+
+/** Packs a header's id, flags and name length into `Slot.Meta`. */
+export function headerMeta(id: number, flags: number, nameLength: number): number {
+  return id | (flags << 6) | (nameLength << 8);
+}
+
+/** Longest header name `Slot.Meta` holds (the parser rejects longer ones). */
+export const MAX_NAME_LENGTH = (1 << 22) - 1;
+
+const NO_HEADERS: number[] = [];
+/** Largest CSeq sequence number (RFC 3261 8.1.1.5: less than 2**31). */
+const MAX_CSEQ = 2 ** 31 - 1;
 
 /** A Contact value: either `*` (REGISTER removing all bindings) or a list of addresses. */
 export type ContactValue = { star: true } | { star: false; addresses: NameAddr[] };
@@ -42,14 +68,10 @@ export class SipMessage {
   isRequest = false;
   /** Request method as written (case-sensitive); empty for responses. */
   method = '';
-  /** Request-URI as written; empty for responses. */
-  requestUriText = '';
   /** Response status code; 0 for requests. */
   status = 0;
-  /** Response reason phrase; empty for requests. */
-  reason = '';
-  /** Header boundaries, `Slot.Size` numbers per header, in message order. */
-  readonly index: number[] = [];
+  /** Header boundaries, `Slot.Size` numbers per header, in message order (set by the parser). */
+  index: number[] = NO_HEADERS;
   /** Position (header number) of the first of each essential header, or -1. */
   viaAt = -1;
   fromAt = -1;
@@ -58,6 +80,9 @@ export class SipMessage {
   cseqAt = -1;
   maxForwardsAt = -1;
   contentLengthAt = -1;
+  /** First User-Agent and Server headers, or -1: read on most messages (scanner detection). */
+  userAgentAt = -1;
+  serverAt = -1;
   /** Content-Length as declared, or -1 when the header is absent. */
   contentLength = -1;
 
@@ -69,9 +94,38 @@ export class SipMessage {
   private _callId: string | undefined = undefined;
   private _cseq: CSeq | undefined = undefined;
   private _maxForwards: number | undefined = undefined;
+  private _head: string | undefined = undefined;
 
   constructor(buf: Buffer) {
     this.buf = buf;
+  }
+
+  /**
+   * buf[start, headersEnd) decoded as latin1 (one character per octet), once per message:
+   * ASCII header values are slices of it (cheap, no copy), the same offsets as `index`
+   * shifted by `start`. Values with octets >= 0x80 are decoded as UTF-8 instead.
+   */
+  private get head(): string {
+    if (this._head === undefined) this._head = this.buf.toString('latin1', this.start, this.headersEnd);
+    return this._head;
+  }
+
+  /** Request-URI as written; empty for responses. */
+  get requestUriText(): string {
+    if (!this.isRequest) return '';
+    // Method SP Request-URI SP "SIP/2.0" CRLF: the parser checked the single spaces and the version.
+    return this.head.slice(this.method.length + 1, this.headersStart - this.start - 10);
+  }
+
+  /** Response reason phrase; empty for requests. */
+  get reason(): string {
+    if (this.isRequest) return '';
+    // "SIP/2.0" SP 3DIGIT [SP Reason-Phrase] CRLF
+    const a = this.start + 12;
+    const b = this.headersStart - 2;
+    if (a >= b) return '';
+    for (let k = a; k < b; k++) if (this.buf[k]! >= 0x80) return this.buf.toString('utf8', a, b);
+    return this.head.slice(12, b - this.start);
   }
 
   // ---- raw access ---------------------------------------------------------------------
@@ -91,20 +145,69 @@ export class SipMessage {
 
   /** Header id (see header-names.ts) of header number `k`. */
   headerIdAt(k: number): number {
-    return this.index[k * Slot.Size]!;
+    return this.index[k * Slot.Size]! & 63;
+  }
+
+  /** Offset in `buf` of the first octet of header number `k` (its name). */
+  headerStartAt(k: number): number {
+    return k === 0 ? this.headersStart : this.index[(k - 1) * Slot.Size + Slot.LineEnd]!;
+  }
+
+  /** Offset in `buf` just past the CRLF that ends header number `k`. */
+  headerEndAt(k: number): number {
+    return this.index[k * Slot.Size + Slot.LineEnd]!;
+  }
+
+  /** Offset in `buf` just past the name of header number `k`. */
+  nameEndAt(k: number): number {
+    return this.headerStartAt(k) + (this.index[k * Slot.Size]! >>> 8);
+  }
+
+  /** Bounds in `buf` of the value of header number `k` (trimmed; folds included). */
+  valueStartAt(k: number): number {
+    return this.index[k * Slot.Size + Slot.ValueStart]!;
+  }
+
+  valueEndAt(k: number): number {
+    return this.index[k * Slot.Size + Slot.ValueEnd]!;
+  }
+
+  /** HeaderFlag bits of header number `k`. */
+  headerFlagsAt(k: number): number {
+    return (this.index[k * Slot.Size]! >> 6) & 3;
   }
 
   /** Header name of header number `k`, as written (compact forms stay compact). */
   headerNameAt(k: number): string {
-    const o = k * Slot.Size;
-    return this.buf.toString('latin1', this.index[o + Slot.NameStart]!, this.index[o + Slot.NameEnd]!);
+    const a = this.headerStartAt(k) - this.start;
+    return this.head.slice(a, a + (this.index[k * Slot.Size]! >>> 8));
   }
 
   /** Value of header number `k`: trimmed, line folding replaced by one space. */
   headerValueAt(k: number): string {
     const o = k * Slot.Size;
-    const v = this.buf.toString('utf8', this.index[o + Slot.ValueStart]!, this.index[o + Slot.ValueEnd]!);
-    return this.index[o + Slot.Folded] === 1 ? v.replace(/\r\n[ \t]+/g, ' ') : v;
+    const index = this.index;
+    const flags = (index[o]! >> 6) & 3;
+    if (flags === 0)
+      return this.head.slice(index[o + Slot.ValueStart]! - this.start, index[o + Slot.ValueEnd]! - this.start);
+    const v =
+      (flags & HeaderFlag.NonAscii) !== 0
+        ? this.buf.toString('utf8', index[o + Slot.ValueStart]!, index[o + Slot.ValueEnd]!)
+        : this.head.slice(index[o + Slot.ValueStart]! - this.start, index[o + Slot.ValueEnd]! - this.start);
+    return (flags & HeaderFlag.Folded) !== 0 ? v.replace(/\r\n[ \t]+/g, ' ') : v;
+  }
+
+  /** Whether header number `k` is plain ASCII on one line: then its value is head[a, b). */
+  private isPlain(k: number): boolean {
+    return (this.index[k * Slot.Size]! & 0xc0) === 0;
+  }
+
+  private valueStart(k: number): number {
+    return this.index[k * Slot.Size + Slot.ValueStart]!;
+  }
+
+  private valueEnd(k: number): number {
+    return this.index[k * Slot.Size + Slot.ValueEnd]!;
   }
 
   /** Position of the first header with this name (any case, compact forms too), or -1. */
@@ -112,12 +215,12 @@ export class SipMessage {
     const id = headerIdOf(name);
     const n = this.headerCount;
     if (id !== H.Other) {
-      for (let k = from; k < n; k++) if (this.index[k * Slot.Size] === id) return k;
+      for (let k = from; k < n; k++) if (this.headerIdAt(k) === id) return k;
       return -1;
     }
     const lower = name.toLowerCase();
     for (let k = from; k < n; k++) {
-      if (this.index[k * Slot.Size] === H.Other && this.headerNameAt(k).toLowerCase() === lower) return k;
+      if (this.headerIdAt(k) === H.Other && this.headerNameAt(k).toLowerCase() === lower) return k;
     }
     return -1;
   }
@@ -159,17 +262,32 @@ export class SipMessage {
   get requestUri(): SipUri {
     if (this._requestUri === undefined) {
       if (!this.isRequest) throw new SipParseError('bad-request-uri', 'Not a request');
-      this._requestUri = parseUri(this.requestUriText, 0, this.requestUriText.length, 'request-uri', 'Request-URI');
+      const a = this.start + this.method.length + 1;
+      const b = this.headersStart - 10;
+      this._requestUri =
+        plainUri(this.buf, this.head, this.start, a, b, -1) ??
+        parseUri(this.head, a - this.start, b - this.start, 'request-uri', 'Request-URI');
     }
     return this._requestUri;
   }
 
   get topVia(): Via {
     if (this._topVia === undefined) {
-      if (this.viaAt === -1) throw missing('Via');
-      const v = this.headerValueAt(this.viaAt);
-      const first = splitList(v)[0]!;
-      this._topVia = parseVia(v, first[0], first[1]);
+      const k = this.viaAt;
+      if (k === -1) throw missing('Via');
+      if (this.isPlain(k)) {
+        const a = this.valueStart(k);
+        const b = this.valueEnd(k);
+        this._topVia = plainVia(this.buf, this.head, this.start, a, b);
+        if (this._topVia === undefined) {
+          // Parsed in place in `head`: no copy of the Via line, which may hold several entries.
+          const s = this.head;
+          this._topVia = parseVia(s, a - this.start, firstElementEnd(s, a - this.start, b - this.start));
+        }
+      } else {
+        const v = this.headerValueAt(k);
+        this._topVia = parseVia(v, 0, firstElementEnd(v));
+      }
     }
     return this._topVia;
   }
@@ -191,8 +309,7 @@ export class SipMessage {
   get from(): NameAddr {
     if (this._from === undefined) {
       if (this.fromAt === -1) throw missing('From');
-      const v = this.headerValueAt(this.fromAt);
-      this._from = parseNameAddr(v, 0, v.length, 'From');
+      this._from = this.nameAddrAt(this.fromAt, 'From');
     }
     return this._from;
   }
@@ -200,30 +317,34 @@ export class SipMessage {
   get to(): NameAddr {
     if (this._to === undefined) {
       if (this.toAt === -1) throw missing('To');
-      const v = this.headerValueAt(this.toAt);
-      this._to = parseNameAddr(v, 0, v.length, 'To');
+      this._to = this.nameAddrAt(this.toAt, 'To');
     }
     return this._to;
   }
 
   get callId(): string {
     if (this._callId === undefined) {
-      if (this.callIdAt === -1) throw missing('Call-ID');
-      const v = this.headerValueAt(this.callIdAt);
-      for (let i = 0; i < v.length; i++) {
-        const c = v.charCodeAt(i);
-        if (c <= 0x20 || c >= 0x7f) throw new SipParseError('bad-header', 'Bad Call-ID', 'Call-ID');
-      }
-      if (v.length === 0) throw new SipParseError('bad-header', 'Bad Call-ID', 'Call-ID');
-      this._callId = v;
+      const k = this.callIdAt;
+      if (k === -1) throw missing('Call-ID');
+      // word [ "@" word ]: printable ASCII without whitespace, checked on the octets.
+      const buf = this.buf;
+      const a = this.valueStart(k);
+      const b = this.valueEnd(k);
+      let i = a;
+      while (i < b && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
+      if (i === a || i < b) throw new SipParseError('bad-header', 'Bad Call-ID', 'Call-ID');
+      this._callId = this.head.slice(a - this.start, b - this.start);
     }
     return this._callId;
   }
 
   get cseq(): CSeq {
     if (this._cseq === undefined) {
-      if (this.cseqAt === -1) throw missing('CSeq');
-      this._cseq = parseCSeq(this.headerValueAt(this.cseqAt));
+      const k = this.cseqAt;
+      if (k === -1) throw missing('CSeq');
+      this._cseq = this.isPlain(k) ? this.plainCSeq(k) : undefined;
+      // Anything unusual (folds, UTF-8, errors to report) goes through the string parser.
+      this._cseq ??= parseCSeq(this.headerValueAt(k));
     }
     return this._cseq;
   }
@@ -231,19 +352,80 @@ export class SipMessage {
   /** Max-Forwards, or undefined when absent (allowed in responses only). */
   get maxForwards(): number | undefined {
     if (this._maxForwards === undefined && this.maxForwardsAt !== -1) {
-      this._maxForwards = parseDecimal(this.headerValueAt(this.maxForwardsAt), 255, 'Max-Forwards');
+      const k = this.maxForwardsAt;
+      // Fast path: 1 to 3 digits (<= 999), on the octets; else the string parser decides.
+      const a = this.valueStart(k);
+      const b = this.valueEnd(k);
+      let n = 0;
+      let i = a;
+      if (b - a <= 3) {
+        while (i < b) {
+          const d = this.buf[i]! - 0x30;
+          if (d < 0 || d > 9) break;
+          n = n * 10 + d;
+          i++;
+        }
+      }
+      this._maxForwards = i === b && i > a && n <= 255 ? n : parseDecimal(this.headerValueAt(k), 255, 'Max-Forwards');
     }
     return this._maxForwards;
+  }
+
+  /**
+   * CSeq = 1*DIGIT LWS Method, read from the octets of a plain value. Returns undefined for
+   * anything but the common valid form; the caller then runs the string parser, which
+   * reports the error or handles the rarer forms.
+   */
+  private plainCSeq(k: number): CSeq | undefined {
+    const buf = this.buf;
+    const b = this.valueEnd(k);
+    let i = this.valueStart(k);
+    // Leading zeros (RFC 4475 3.1.1.1) do not count towards the 10 digits.
+    while (i + 1 < b && buf[i] === 0x30 && buf[i + 1]! >= 0x30 && buf[i + 1]! <= 0x39) i++;
+    const ds = i;
+    let seq = 0;
+    while (i < b) {
+      const d = buf[i]! - 0x30;
+      if (d < 0 || d > 9) break;
+      seq = seq * 10 + d;
+      i++;
+    }
+    if (i === ds || i - ds > 10 || seq > MAX_CSEQ) return undefined;
+    const de = i;
+    while (i < b && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+    if (i === de || i === b) return undefined;
+    const ms = i;
+    while (i < b && TOKEN_BYTE[buf[i]!] === 1) i++;
+    if (i < b) return undefined;
+    // A request's CSeq method is normally its own: share the string.
+    const m = this.method;
+    let same = m.length === b - ms;
+    for (let j = 0; same && j < m.length; j++) same = buf[ms + j] === m.charCodeAt(j);
+    return { seq, method: same ? m : methodName(buf, ms, b) };
+  }
+
+  /** From, To: parsed in place in `head` when plain. */
+  private nameAddrAt(k: number, what: string): NameAddr {
+    if (this.isPlain(k)) {
+      const a = this.valueStart(k);
+      const b = this.valueEnd(k);
+      return (
+        plainNameAddr(this.buf, this.head, this.start, a, b) ??
+        parseNameAddr(this.head, a - this.start, b - this.start, what)
+      );
+    }
+    const v = this.headerValueAt(k);
+    return parseNameAddr(v, 0, v.length, what);
   }
 
   // ---- other typed accessors (decoded on demand) -------------------------------------------
 
   get userAgent(): string | undefined {
-    return this.firstValue(H.UserAgent);
+    return this.userAgentAt === -1 ? undefined : this.headerValueAt(this.userAgentAt);
   }
 
   get server(): string | undefined {
-    return this.firstValue(H.Server);
+    return this.serverAt === -1 ? undefined : this.headerValueAt(this.serverAt);
   }
 
   get contentType(): string | undefined {
@@ -308,7 +490,7 @@ export class SipMessage {
 
   private firstValue(id: H): string | undefined {
     const n = this.headerCount;
-    for (let k = 0; k < n; k++) if (this.index[k * Slot.Size] === id) return this.headerValueAt(k);
+    for (let k = 0; k < n; k++) if (this.headerIdAt(k) === id) return this.headerValueAt(k);
     return undefined;
   }
 
@@ -316,7 +498,7 @@ export class SipMessage {
   private valuesOf(id: H): string[] {
     const out: string[] = [];
     const n = this.headerCount;
-    for (let k = 0; k < n; k++) if (this.index[k * Slot.Size] === id) out.push(this.headerValueAt(k));
+    for (let k = 0; k < n; k++) if (this.headerIdAt(k) === id) out.push(this.headerValueAt(k));
     return out;
   }
 

@@ -1,4 +1,4 @@
-import { TOKEN } from './chars.js';
+import { indexIn, TOKEN } from './chars.js';
 import { SipParseError } from './errors.js';
 import { Params, parseParams, quotedStringEnd, skipLws, trimEnd } from './params.js';
 import { parseUri, type SipUri } from './uri.js';
@@ -49,13 +49,14 @@ export function parseNameAddr(s: string, start: number, end: number, what: strin
   let uriEnd: number;
   let rest: number;
   let angle = true;
-  const c0 = s.charCodeAt(i);
+  // s may be a whole message head parsed in place: never read at or past `end`.
+  const c0 = i < end ? s.charCodeAt(i) : -1;
   if (c0 === 0x22) {
     const q = quotedStringEnd(s, i, end);
     if (q === -1) throw bad(what);
     displayName = unquote(s.slice(i + 1, q - 1));
     i = skipLws(s, q, end);
-    if (s.charCodeAt(i) !== 0x3c) throw bad(what);
+    if (i >= end || s.charCodeAt(i) !== 0x3c) throw bad(what);
     ({ uriStart, uriEnd, rest } = angleUri(s, i, end, what));
   } else {
     // Either `*(token LWS) <uri>` or an addr-spec: a display name has no ':'; a URI has its scheme's.
@@ -75,8 +76,8 @@ export function parseNameAddr(s: string, start: number, end: number, what: strin
       // addr-spec: the URI ends at the first ';' (its parameters are the header's).
       angle = false;
       uriStart = i;
-      const semi = s.indexOf(';', i);
-      uriEnd = semi === -1 || semi > end ? end : semi;
+      const semi = indexIn(s, 0x3b, i, end);
+      uriEnd = semi === -1 ? end : semi;
       uriEnd = trimEnd(s, uriStart, uriEnd);
       rest = uriEnd;
       for (let k = uriStart; k < uriEnd; k++) {
@@ -97,8 +98,8 @@ function angleUri(
   end: number,
   what: string,
 ): { uriStart: number; uriEnd: number; rest: number } {
-  const gt = s.indexOf('>', lt + 1);
-  if (gt === -1 || gt >= end) throw bad(what);
+  const gt = indexIn(s, 0x3e, lt + 1, end);
+  if (gt === -1) throw bad(what);
   // RFC 4475 3.1.2.14: no whitespace inside the angle brackets.
   const c1 = s.charCodeAt(lt + 1);
   const c2 = s.charCodeAt(gt - 1);

@@ -7,7 +7,17 @@ import { SipParseError } from './errors.js';
  */
 export class Params {
   /** name0, value0, name1, value1, ... */
-  private readonly items: Array<string | null> = [];
+  private readonly items: Array<string | null>;
+  /** The names, once there are many: keeps `add` constant-time on attacker-sized lists. */
+  private names: Set<string> | undefined = undefined;
+
+  /**
+   * `items` (name0, value0, name1, value1, ...) is taken as it is, for parsers that built
+   * it: names lower-case and distinct, at most 8 of them.
+   */
+  constructor(items: Array<string | null> = []) {
+    this.items = items;
+  }
 
   get size(): number {
     return this.items.length >> 1;
@@ -26,13 +36,37 @@ export class Params {
   set(name: string, value: string | null): void {
     const lower = name.toLowerCase();
     const i = this.indexOf(lower);
-    if (i === -1) this.items.push(lower, value);
-    else this.items[i + 1] = value;
+    if (i !== -1) this.items[i + 1] = value;
+    else this.add(lower, value);
+  }
+
+  /**
+   * Appends a parameter unless one with this name is present; returns whether it did.
+   * Parsing uses it to reject repeated parameters.
+   */
+  add(name: string, value: string | null): boolean {
+    const lower = name.toLowerCase();
+    const items = this.items;
+    if (this.names !== undefined) {
+      if (this.names.has(lower)) return false;
+      this.names.add(lower);
+    } else {
+      for (let i = 0; i < items.length; i += 2) if (items[i] === lower) return false;
+      if (items.length >= 16) {
+        this.names = new Set<string>();
+        for (let i = 0; i < items.length; i += 2) this.names.add(items[i] as string);
+        this.names.add(lower);
+      }
+    }
+    items.push(lower, value);
+    return true;
   }
 
   delete(name: string): void {
     const i = this.indexOf(name);
-    if (i !== -1) this.items.splice(i, 2);
+    if (i === -1) return;
+    this.names?.delete(this.items[i] as string);
+    this.items.splice(i, 2);
   }
 
   *entries(): IterableIterator<[string, string | null]> {
@@ -59,7 +93,15 @@ export class Params {
   private indexOf(name: string): number {
     const items = this.items;
     for (let i = 0; i < items.length; i += 2) if (items[i] === name) return i;
-    if (name !== name.toLowerCase()) return this.indexOf(name.toLowerCase());
+    // Names are stored lower-case: on a miss, retry lower-cased if that can change the name
+    // (checked by hand: a miss for `rport` or `received` is common and must stay cheap).
+    for (let k = 0; k < name.length; k++) {
+      const c = name.charCodeAt(k);
+      if ((c >= 0x41 && c <= 0x5a) || c >= 0x80) {
+        const lower = name.toLowerCase();
+        return lower === name ? -1 : this.indexOf(lower);
+      }
+    }
     return -1;
   }
 }
@@ -87,7 +129,9 @@ function trimEnd(s: string, start: number, end: number): number {
 /**
  * Parses `*( SEMI name [EQUAL value] )` from s[start, end), where `start` points at the
  * first `;`. LWS around `;` and `=` is allowed (header parameters); values may be quoted
- * strings (kept with their quotes). `checkName`/`checkValue` validate each piece.
+ * strings (kept with their quotes). `checkName`/`checkValue` validate each piece. A
+ * parameter given twice is an error: `;tag=a;tag=b` is never resolved by picking one, as
+ * the next hop could pick the other (the same reasoning as for two Content-Lengths).
  */
 export function parseParams(
   s: string,
@@ -127,9 +171,9 @@ export function parseParams(
         valueEnd = trimEnd(s, valueStart, i);
         if (valueEnd === valueStart || !checkValue(s, valueStart, valueEnd)) throw badParam(what);
       }
-      into.set(name, s.slice(valueStart, valueEnd));
-    } else {
-      into.set(name, null);
+      if (!into.add(name, s.slice(valueStart, valueEnd))) throw badParam(what);
+    } else if (!into.add(name, null)) {
+      throw badParam(what);
     }
   }
   return into;
@@ -146,7 +190,9 @@ export function quotedStringEnd(s: string, i: number, end: number): number {
 }
 
 function badParam(what: string): SipParseError {
-  return new SipParseError('bad-header', `Bad ${what} parameter`, what);
+  return what === 'Request-URI'
+    ? new SipParseError('bad-request-uri', 'Bad Request-URI')
+    : new SipParseError('bad-header', `Bad ${what} parameter`, what);
 }
 
 export { skipLws, trimEnd };

@@ -1,8 +1,8 @@
-import { COLON, CR, HT, LF, SP, TOKEN } from './chars.js';
+import { COLON, CR, HT, LF, SP, TOKEN, TOKEN_BYTE } from './chars.js';
 import { SipParseError } from './errors.js';
-import { H, identifyHeader } from './header-names.js';
+import { H, identifyHeader, identifyHeaderWords, methodName } from './header-names.js';
 import { DEFAULT_LIMITS, type ParseLimits } from './limits.js';
-import { SipMessage, Slot } from './message.js';
+import { HeaderFlag, headerMeta, MAX_NAME_LENGTH, SipMessage, Slot } from './message.js';
 import { validateMessage } from './validate.js';
 
 export interface ParseOptions {
@@ -25,6 +25,21 @@ const NO_OPTIONS: ParseOptions = {};
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
 /**
+ * Header boundaries of the message being parsed, `Slot.Size` numbers per header. Reused
+ * from one parse to the next; each message gets an exact-size copy (no growth slack).
+ */
+let scratch: number[] = smiArray(128 * Slot.Size);
+/** Numbers of `scratch` filled so far, for the partial message of an error. */
+let scratchUsed = 0;
+
+/** A packed array of small integers (elements kind PACKED_SMI, so slices stay compact). */
+function smiArray(n: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < n; i++) a.push(0);
+  return a;
+}
+
+/**
  * Parses one SIP message from the start of `buf`. Leading CRLFs are skipped (RFC 3261
  * 7.5); octets after the message (by Content-Length) are ignored, as a UDP datagram may
  * carry them (RFC 4475 3.1.1.8). Throws SipParseError, and nothing else, on bad input.
@@ -35,20 +50,52 @@ export function parseMessage(buf: Buffer, options: ParseOptions = NO_OPTIONS): S
   let p = 0;
   while (p + 1 < len && buf[p] === CR && buf[p + 1] === LF) p += 2;
   if (p >= len) throw new SipParseError('empty', 'Empty message');
-  const blank = buf.indexOf(CRLFCRLF, p);
-  if (blank === -1) {
-    if (len - p > limits.maxMessageBytes) throw tooLarge();
-    throw new SipParseError('incomplete', 'Incomplete headers');
-  }
-  if (blank + 4 - p > limits.maxMessageBytes) throw tooLarge();
 
   const msg = new SipMessage(buf);
   msg.start = p;
-  msg.headersEnd = blank + 2;
-  msg.bodyStart = blank + 4;
-  msg.headersStart = parseStartLine(buf, p, msg) + 2;
-  indexHeaders(buf, msg, limits);
+  let indexing = false;
+  try {
+    // The scanning loops below stop at any control character and LF is one: no loop that
+    // starts at or before the buffer's last LF can run past it, so they need no bounds
+    // test per byte. A line starting after it cannot be complete.
+    const last = buf[len - 1] === LF ? len - 1 : buf.lastIndexOf(LF);
+    if (last < p) throw incomplete();
+    // 32-bit reads: four octets checked at once, header names compared a word at a time.
+    const view = new DataView(buf.buffer, buf.byteOffset, len);
+    msg.headersStart = parseStartLine(buf, view, p, msg) + 2;
+    indexing = true;
+    indexHeaders(buf, view, msg, limits, last);
+    finishParse(buf, msg, limits, options);
+  } catch (err) {
+    throw explain(err, buf, msg, limits, indexing);
+  }
+  return msg;
+}
 
+/**
+ * The error to report for a failed parse. Messages are read in one pass, but errors keep
+ * the precedence of "find the end of the headers first": an unterminated or oversized
+ * header block is reported as such, whatever else is wrong in it. Errors found after the
+ * start line carry the message as far as it was read.
+ */
+function explain(err: unknown, buf: Buffer, msg: SipMessage, limits: ParseLimits, indexing: boolean): unknown {
+  if (!(err instanceof SipParseError)) return err;
+  const blank = buf.indexOf(CRLFCRLF, msg.start);
+  if (blank === -1) return buf.length - msg.start > limits.maxMessageBytes ? tooLarge() : incomplete();
+  if (blank + 4 - msg.start > limits.maxMessageBytes) return tooLarge();
+  if (indexing) {
+    if (msg.index.length === 0 && scratchUsed > 0) msg.index = scratch.slice(0, scratchUsed);
+    msg.headersEnd = blank + 2;
+    msg.bodyStart = blank + 4;
+    err.partial = msg;
+  }
+  return err;
+}
+
+function finishParse(buf: Buffer, msg: SipMessage, limits: ParseLimits, options: ParseOptions): void {
+  const len = buf.length;
+  const p = msg.start;
+  if (msg.bodyStart - p > limits.maxMessageBytes) throw tooLarge();
   let end: number;
   if (msg.contentLengthAt !== -1) {
     const o = msg.contentLengthAt * Slot.Size;
@@ -67,21 +114,36 @@ export function parseMessage(buf: Buffer, options: ParseOptions = NO_OPTIONS): S
 
   checkEssentials(msg);
   if (options.validate === 'full') validateMessage(msg);
-  return msg;
 }
 
 function tooLarge(): SipParseError {
   return new SipParseError('too-large', 'Message Too Large');
 }
 
-/** Returns the offset of the start line's CR. */
-function parseStartLine(buf: Buffer, p: number, msg: SipMessage): number {
+function incomplete(): SipParseError {
+  return new SipParseError('incomplete', 'Incomplete headers');
+}
+
+/** Returns the offset of the start line's CR. p is at or before the buffer's last LF. */
+function parseStartLine(buf: Buffer, view: DataView, p: number, msg: SipMessage): number {
+  const lastWord = buf.length - 4;
   let sp1 = -1;
   let sp2 = -1;
   let spaces = 0;
   let i = p;
   for (;;) {
-    const c = buf[i]!;
+    // Printable ASCII but SP (0x21-0x7e): four octets at a time (see indexHeaders), then one.
+    while (i <= lastWord) {
+      const w = view.getInt32(i, true);
+      const special = (((w - 0x21212121) & ~w) | (w + 0x01010101) | w) & 0x80808080;
+      if (special !== 0) {
+        i += (31 - Math.clz32(special & -special)) >> 3;
+        break;
+      }
+      i += 4;
+    }
+    let c = buf[i]!;
+    while (((c + 0xdf) & 0xff) < 0x5e) c = buf[++i]!;
     if (c === SP) {
       if (spaces === 0) sp1 = i;
       else if (spaces === 1) sp2 = i;
@@ -93,7 +155,7 @@ function parseStartLine(buf: Buffer, p: number, msg: SipMessage): number {
     }
     i++;
   }
-  const eol = i;
+  const eol = i; // < last, as buf[last] is LF: buf[eol + 1] exists
   if (buf[eol + 1] !== LF) throw new SipParseError('bad-start-line', 'Bad start line');
 
   // Status-Line: SIP-Version SP Status-Code SP Reason-Phrase
@@ -111,7 +173,6 @@ function parseStartLine(buf: Buffer, p: number, msg: SipMessage): number {
     if (status < 100 || status > 699) throw new SipParseError('bad-status', 'Bad status code');
     msg.isRequest = false;
     msg.status = status;
-    msg.reason = sp2 === -1 ? '' : buf.toString('utf8', sp2 + 1, eol);
     return eol;
   }
 
@@ -130,8 +191,7 @@ function parseStartLine(buf: Buffer, p: number, msg: SipMessage): number {
       : new SipParseError('bad-start-line', 'Bad request line');
   }
   msg.isRequest = true;
-  msg.method = buf.toString('latin1', p, sp1);
-  msg.requestUriText = buf.toString('latin1', sp1 + 1, sp2);
+  msg.method = methodName(buf, p, sp1);
   return eol;
 }
 
@@ -150,90 +210,211 @@ function isSip20(buf: Buffer, a: number, b: number): boolean {
 }
 
 /**
- * Records the boundaries of every header between headersStart and headersEnd. Header
- * names must be tokens; values may hold UTF-8 and HT but no other control character, and
- * CR only as part of CRLF (a folded line continues with SP or HT).
+ * Quote state of a value, replayed only when a control character needs it (see
+ * `escapedAt`): the value it is for, the offset replayed up to, and whether that offset
+ * is inside quotes.
  */
-function indexHeaders(buf: Buffer, msg: SipMessage, limits: ParseLimits): void {
-  const index = msg.index;
-  const stop = msg.headersEnd;
+let replayValue = -1;
+let replayAt = 0;
+let replayQuoted = false;
+
+/**
+ * Whether buf[i] is the escaped octet of a quoted-pair in the value starting at `vs`,
+ * replaying quote state from where the previous call for this value stopped: linear over
+ * the value however many control characters it holds.
+ */
+function escapedAt(buf: Buffer, vs: number, i: number): boolean {
+  if (replayValue !== vs) {
+    replayValue = vs;
+    replayAt = vs;
+    replayQuoted = false;
+  }
+  let k = replayAt;
+  let quoted = replayQuoted;
+  while (k < i) {
+    const q = buf[k]!;
+    if (quoted && q === 0x5c) k += 2;
+    else {
+      if (q === 0x22) quoted = !quoted;
+      k++;
+    }
+  }
+  replayAt = k;
+  replayQuoted = quoted;
+  return k > i;
+}
+
+/**
+ * Records the boundaries of every header from headersStart to the empty line, which sets
+ * headersEnd. Header names must be tokens; values may hold UTF-8 and HT but no other
+ * control character (except as the escaped octet of a quoted-pair), and CR only as part
+ * of CRLF (a folded line continues with SP or HT). `buf[last]` is the buffer's last LF.
+ */
+function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: ParseLimits, last: number): void {
+  const lastWord = buf.length - 4;
+  const maxSlots = limits.maxHeaders * Slot.Size;
+  const maxHeaderBytes = limits.maxHeaderBytes;
+  let index = scratch;
+  let n = 0;
+  let k = 0; // header number
+  scratchUsed = 0;
+  replayValue = -1;
   let i = msg.headersStart;
-  let count = 0;
-  while (i < stop) {
-    const ns = i;
+  for (;;) {
+    if (i > last) throw incomplete();
     let c = buf[i]!;
-    while (c < 128 && TOKEN[c] === 1) c = buf[++i]!;
-    const ne = i;
+    if (c === CR) {
+      // The empty line ending the headers (i < last, as buf[i] is not LF).
+      if (buf[i + 1] !== LF) throw new SipParseError('bad-header-name', 'Bad header');
+      break;
+    }
+    // The name runs to the colon. Find it four octets at a time (a control octet, DEL or an
+    // octet >= 0x80 stops the search too: x = w ^ 0x3a3a3a3a flags ':' as x - 0x01010101 & ~x),
+    // then check the name: a known one compares equal word by word, others octet by octet.
+    const ns = i;
+    while (i <= lastWord) {
+      const w = view.getInt32(i, true);
+      const x = w ^ 0x3a3a3a3a;
+      const special = (((w - 0x20202020) & ~w) | (w + 0x01010101) | w | ((x - 0x01010101) & ~x)) & 0x80808080;
+      if (special !== 0) {
+        i += (31 - Math.clz32(special & -special)) >> 3;
+        break;
+      }
+      i += 4;
+    }
+    c = buf[i]!;
+    while (c !== COLON && ((c + 0xe0) & 0xff) < 0x5f) c = buf[++i]!;
+    let ne = i;
+    while (ne > ns && buf[ne - 1] === SP) ne--;
     while (c === SP || c === HT) c = buf[++i]!;
     if (ne === ns || c !== COLON) throw new SipParseError('bad-header-name', 'Bad header');
+    // Octets equal to a known name (0x20 OR-ed into each: exact on printable octets) are
+    // that name, a token; any other name is checked octet by octet.
+    const id = identifyHeaderWords(view, buf, ns, ne - ns);
+    if (id === H.Other) {
+      for (let t = ns; t < ne; t++) {
+        if (TOKEN_BYTE[buf[t]!] === 0) throw new SipParseError('bad-header-name', 'Bad header');
+      }
+    }
     c = buf[++i]!;
     // Leading whitespace, including folds before the first character of the value.
     for (;;) {
       if (c === SP || c === HT) c = buf[++i]!;
-      else if (c === CR && buf[i + 1] === LF && (buf[i + 2] === SP || buf[i + 2] === HT)) {
+      else if (c === CR && buf[i + 1] === LF && i + 2 < last && (buf[i + 2] === SP || buf[i + 2] === HT)) {
         i += 3;
         c = buf[i]!;
       } else break;
     }
     const vs = i;
-    let folded = 0;
-    let quoted = false;
+    let flags = 0;
     for (;;) {
-      if (c >= 0x20) {
-        if (c === 0x22) quoted = !quoted;
-        else if (c === 0x5c && quoted) {
-          // quoted-pair: any octet but CR and LF may be escaped inside a quoted string.
-          const e = buf[i + 1]!;
-          if (e === CR || e === LF) throw badValue(buf, ns, ne);
-          i++;
-        } else if (c === 0x7f) throw badValue(buf, ns, ne);
-      } else if (c === CR) {
-        if (buf[i + 1] !== LF) throw badValue(buf, ns, ne);
-        const next = buf[i + 2];
-        if (next !== SP && next !== HT) break;
-        folded = 1;
-        i += 2;
-      } else if (c !== HT) {
-        throw badValue(buf, ns, ne);
+      // Printable ASCII (0x20-0x7e) goes fast, everything else is rarer and sorted out below.
+      // A word w holds an octet outside 0x20-0x7e iff one of these has its high bit set:
+      // w - 0x20202020 & ~w (an octet below 0x20), w + 0x01010101 (above 0x7e), w (>= 0x80).
+      // The word loop never passes the last LF (not printable), so the sentinel still holds.
+      // Two words per turn: values are long enough for it to pay.
+      while (i <= lastWord - 4) {
+        const w1 = view.getInt32(i, true);
+        const w2 = view.getInt32(i + 4, true);
+        const s1 = (((w1 - 0x20202020) & ~w1) | (w1 + 0x01010101) | w1) & 0x80808080;
+        const s2 = (((w2 - 0x20202020) & ~w2) | (w2 + 0x01010101) | w2) & 0x80808080;
+        if ((s1 | s2) === 0) {
+          i += 8;
+          continue;
+        }
+        let special = s1;
+        if (s1 === 0) {
+          i += 4;
+          special = s2;
+        }
+        // The lowest flagged octet is the first special one (a borrow or carry can only
+        // flag octets above it): skip straight to it.
+        i += (31 - Math.clz32(special & -special)) >> 3;
+        break;
       }
+      c = buf[i]!;
+      while (((c + 0xe0) & 0xff) < 0x5f) c = buf[++i]!;
+      if (c === CR) {
+        // CR ends the line or a fold; a quoted-pair may not escape it.
+        if (buf[i + 1] !== LF || (buf[i - 1] === 0x5c && escapedAt(buf, vs, i))) throw badValue(buf, ns, ne);
+        // A fold needs i + 2 < last: a continuation with no LF after it cannot be complete,
+        // and a scan started past the last LF would have no sentinel.
+        if (i + 2 < last) {
+          const next = buf[i + 2];
+          if (next === SP || next === HT) {
+            flags |= HeaderFlag.Folded;
+            i += 3;
+            c = buf[i]!;
+            continue;
+          }
+        }
+        break;
+      }
+      if (c >= 0x80) flags |= HeaderFlag.NonAscii;
+      else if (c !== HT && (c === LF || !escapedAt(buf, vs, i))) throw badValue(buf, ns, ne);
       c = buf[++i]!;
     }
     let ve = i;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
-    if (i + 2 - ns > limits.maxHeaderBytes) throw new SipParseError('header-too-long', 'Header Too Long');
-    if (count === limits.maxHeaders) throw new SipParseError('too-many-headers', 'Too Many Headers');
-    const id = identifyHeader(buf, ns, ne - ns);
-    index.push(id, ns, ne, vs, ve, i + 2, folded);
+    if (i + 2 - ns > maxHeaderBytes || ne - ns > MAX_NAME_LENGTH) {
+      throw new SipParseError('header-too-long', 'Header Too Long');
+    }
+    if (n === maxSlots) throw new SipParseError('too-many-headers', 'Too Many Headers');
+
+    if (n + Slot.Size > index.length) index = growScratch();
+    // The name starts where the previous header ended: its length is enough.
+    index[n + Slot.Meta] = headerMeta(id, flags, ne - ns);
+    index[n + Slot.ValueStart] = vs;
+    index[n + Slot.ValueEnd] = ve;
+    index[n + Slot.LineEnd] = i + 2;
+    n += Slot.Size;
+    scratchUsed = n;
     switch (id) {
       case H.Via:
-        if (msg.viaAt === -1) msg.viaAt = count;
+        if (msg.viaAt === -1) msg.viaAt = k;
         break;
       case H.From:
-        msg.fromAt = once(msg.fromAt, count, 'From');
+        msg.fromAt = once(msg.fromAt, k, 'From');
         break;
       case H.To:
-        msg.toAt = once(msg.toAt, count, 'To');
+        msg.toAt = once(msg.toAt, k, 'To');
         break;
       case H.CallId:
-        msg.callIdAt = once(msg.callIdAt, count, 'Call-ID');
+        msg.callIdAt = once(msg.callIdAt, k, 'Call-ID');
         break;
       case H.CSeq:
-        msg.cseqAt = once(msg.cseqAt, count, 'CSeq');
+        msg.cseqAt = once(msg.cseqAt, k, 'CSeq');
         break;
       case H.MaxForwards:
-        msg.maxForwardsAt = once(msg.maxForwardsAt, count, 'Max-Forwards');
+        msg.maxForwardsAt = once(msg.maxForwardsAt, k, 'Max-Forwards');
         break;
       case H.ContentLength:
         // Two Content-Length headers are never resolved by picking one (request smuggling).
         if (msg.contentLengthAt !== -1) {
           throw new SipParseError('bad-content-length', 'Multiple Content-Length', 'Content-Length');
         }
-        msg.contentLengthAt = count;
+        msg.contentLengthAt = k;
+        break;
+      case H.UserAgent:
+        if (msg.userAgentAt === -1) msg.userAgentAt = k;
+        break;
+      case H.Server:
+        if (msg.serverAt === -1) msg.serverAt = k;
         break;
     }
-    count++;
+    k++;
     i += 2;
   }
+  msg.headersEnd = i;
+  msg.bodyStart = i + 2;
+  msg.index = index.slice(0, n);
+}
+
+function growScratch(): number[] {
+  const grown = smiArray(scratch.length * 2);
+  for (let k = 0; k < scratch.length; k++) grown[k] = scratch[k]!;
+  scratch = grown;
+  return grown;
 }
 
 function once(previous: number, at: number, name: string): number {
@@ -264,17 +445,15 @@ function checkEssentials(msg: SipMessage): void {
   if (msg.toAt === -1) throw missing('To');
   if (msg.callIdAt === -1) throw missing('Call-ID');
   if (msg.cseqAt === -1) throw missing('CSeq');
-  // Decoding validates: each accessor throws SipParseError on a malformed value.
+  // Decoding validates: each accessor throws SipParseError on a malformed value. From, To
+  // and the Request-URI are left to first use (and to `validate: 'full'`).
   msg.topVia;
-  msg.from;
-  msg.to;
   msg.callId;
   const cseq = msg.cseq;
   msg.maxForwards;
   if (msg.isRequest) {
     if (msg.maxForwardsAt === -1) throw missing('Max-Forwards');
     if (cseq.method !== msg.method) throw new SipParseError('cseq-mismatch', 'CSeq method mismatch', 'CSeq');
-    msg.requestUri;
   }
 }
 

@@ -68,6 +68,7 @@ export function parseSipDate(s: string): Date {
   const v = s.trim();
   if (!DATE_RE.test(v)) throw headerError('Date');
   const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw headerError('Date');
+  // Date() rolls impossible days over (31 Feb becomes 2 Mar): the day must survive.
+  if (Number.isNaN(d.getTime()) || d.getUTCDate() !== Number(v.slice(5, 7))) throw headerError('Date');
   return d;
 }

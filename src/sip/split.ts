@@ -28,11 +28,11 @@ export function splitList(s: string): Array<[number, number]> {
   return out;
 }
 
-/** End of the first list element of `s` (index of its separating comma, or s.length). */
-export function firstElementEnd(s: string): number {
+/** End of the first list element of s[start, end) (index of its separating comma, or `end`). */
+export function firstElementEnd(s: string, start = 0, end = s.length): number {
   let inQuote = false;
   let inAngle = false;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i);
     if (inQuote) {
       if (c === 0x5c) i++;
@@ -42,7 +42,7 @@ export function firstElementEnd(s: string): number {
     else if (c === 0x3e) inAngle = false;
     else if (c === 0x2c && !inAngle) return i;
   }
-  return s.length;
+  return end;
 }
 
 function trimmed(s: string, start: number, end: number): [number, number] {

@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import {
   HOSTNAME,
+  indexIn,
   isDigit,
   isEscapedRun,
   SCHEME,
@@ -68,8 +69,8 @@ export function parseUri(
   context: UriContext = 'name-addr',
   what = 'URI',
 ): SipUri {
-  const colon = s.indexOf(':', start);
-  if (colon <= start || colon >= end) throw bad(what);
+  const colon = indexIn(s, 0x3a, start, end);
+  if (colon <= start) throw bad(what);
   const c0 = s.charCodeAt(start);
   if (!((c0 >= 0x41 && c0 <= 0x5a) || (c0 >= 0x61 && c0 <= 0x7a))) throw bad(what);
   for (let i = start + 1; i < colon; i++) {
@@ -103,10 +104,10 @@ function parseSipParts(s: string, p: number, end: number, scheme: string, contex
   let user: string | undefined;
   let password: string | undefined;
   // No '@' may appear unescaped after the userinfo, so the first one ends it.
-  const at = s.indexOf('@', p);
-  if (at !== -1 && at < end) {
-    const pw = s.indexOf(':', p);
-    const userEnd = pw !== -1 && pw < at ? pw : at;
+  const at = indexIn(s, 0x40, p, end);
+  if (at !== -1) {
+    const pw = indexIn(s, 0x3a, p, at);
+    const userEnd = pw !== -1 ? pw : at;
     if (userEnd === p || !isEscapedRun(s, p, userEnd, URI_USER)) throw bad(what);
     user = s.slice(p, userEnd);
     if (userEnd < at) {
@@ -119,9 +120,9 @@ function parseSipParts(s: string, p: number, end: number, scheme: string, contex
   let host: string;
   let hostType: HostType;
   let i = p;
-  if (s.charCodeAt(p) === 0x5b) {
-    const close = s.indexOf(']', p);
-    if (close === -1 || close >= end || !isIPv6(s.slice(p + 1, close))) throw bad(what);
+  if (p < end && s.charCodeAt(p) === 0x5b) {
+    const close = indexIn(s, 0x5d, p, end);
+    if (close === -1 || !isIPv6Address(s.slice(p + 1, close))) throw bad(what);
     host = s.slice(p, close + 1);
     hostType = 'ipv6';
     i = close + 1;
@@ -148,8 +149,8 @@ function parseSipParts(s: string, p: number, end: number, scheme: string, contex
 
   let headers: string | undefined;
   let paramsEnd = end;
-  const q = s.indexOf('?', i);
-  if (q !== -1 && q < end) {
+  const q = indexIn(s, 0x3f, i, end);
+  if (q !== -1) {
     // RFC 3261 19.1.1: headers are not allowed in a Request-URI; an addr-spec with '?'
     // must be written as a name-addr (RFC 4475 3.1.2.11 and 3.1.2.13).
     if (context !== 'name-addr') throw bad(what);
@@ -160,10 +161,11 @@ function parseSipParts(s: string, p: number, end: number, scheme: string, contex
   const params = new Params();
   if (i < paramsEnd) {
     if (s.charCodeAt(i) !== 0x3b) throw bad(what);
-    // URI parameters allow no whitespace: check before the LWS-tolerant header parser runs.
+    // URI parameters allow no whitespace and no quoted values: check before the
+    // LWS- and quote-tolerant header parameter parser runs.
     for (let k = i; k < paramsEnd; k++) {
       const c = s.charCodeAt(k);
-      if (c === 0x20 || c === 0x09) throw bad(what);
+      if (c === 0x20 || c === 0x09 || c === 0x22) throw bad(what);
     }
     parseParams(s, i, paramsEnd, what, checkParamPart, checkParamPart, params);
   }
@@ -171,8 +173,8 @@ function parseSipParts(s: string, p: number, end: number, scheme: string, contex
 }
 
 function parseTelParts(s: string, p: number, end: number, what: string): SipUri {
-  let semi = s.indexOf(';', p);
-  if (semi === -1 || semi > end) semi = end;
+  let semi = indexIn(s, 0x3b, p, end);
+  if (semi === -1) semi = end;
   if (semi === p || !checkTel(s, p, semi)) throw bad(what);
   const params = new Params();
   if (semi < end) parseParams(s, semi, end, what, checkTel, checkTel, params);
@@ -189,17 +191,33 @@ function parseTelParts(s: string, p: number, end: number, what: string): SipUri 
   };
 }
 
-/** hostname = *( domainlabel "." ) toplabel [ "." ]; labels do not start or end with '-'. */
-function isDomain(host: string): boolean {
+/**
+ * hostname = *( domainlabel "." ) toplabel [ "." ] (RFC 3261 25.1): labels do not start or
+ * end with '-', and the top label starts with a letter, so `999.1.1.1` or `10.0.0.01`
+ * (not IPv4 addresses) are not taken for host names either. The characters are checked by
+ * the caller.
+ */
+export function isDomain(host: string): boolean {
+  const n = host.length;
   let labelStart = 0;
-  for (let i = 0; i <= host.length; i++) {
-    if (i === host.length || host.charCodeAt(i) === 0x2e) {
-      if (i === labelStart) return i === host.length && i > 0; // only a trailing dot may be empty
-      if (host.charCodeAt(labelStart) === 0x2d || host.charCodeAt(i - 1) === 0x2d) return false;
-      labelStart = i + 1;
+  let top = -1;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && host.charCodeAt(i) !== 0x2e) continue;
+    if (i === labelStart) {
+      if (i === n && top !== -1) break; // a trailing dot
+      return false;
     }
+    if (host.charCodeAt(labelStart) === 0x2d || host.charCodeAt(i - 1) === 0x2d) return false;
+    top = labelStart;
+    labelStart = i + 1;
   }
-  return true;
+  const c = host.charCodeAt(top) | 0x20;
+  return c >= 0x61 && c <= 0x7a;
+}
+
+/** An IPv6 address as found inside `[...]`: no zone index (RFC 3261 has none; RFC 6874 is not for SIP). */
+export function isIPv6Address(a: string): boolean {
+  return a.indexOf('%') === -1 && isIPv6(a);
 }
 
 /** Writes a URI back in its canonical form. */

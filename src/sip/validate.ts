@@ -8,6 +8,10 @@ import { MAX_DELTA_SECONDS, parseDecimal } from './scalars.js';
  * want the whole message checked (sanity).
  */
 export function validateMessage(msg: SipMessage): void {
+  // Decoded on first use only: `essential` validation does not read them.
+  msg.from;
+  msg.to;
+  if (msg.isRequest) msg.requestUri;
   msg.vias;
   const contact = msg.contact;
   if (contact !== undefined && !contact.star) {

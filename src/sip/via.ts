@@ -1,9 +1,8 @@
-import { isIPv4, isIPv6 } from 'node:net';
-import { HOSTNAME, isDigit, TOKEN } from './chars.js';
+import { HOSTNAME, indexIn, isDigit, isIPv4, TOKEN } from './chars.js';
 import { SipParseError } from './errors.js';
 import { checkGenValue, checkToken } from './name-addr.js';
 import { Params, parseParams, skipLws, trimEnd } from './params.js';
-import type { HostType } from './uri.js';
+import { type HostType, isDomain, isIPv6Address } from './uri.js';
 
 /** One Via entry (RFC 3261 20.42, RFC 3581 rport, RFC 5118 IPv6 forms). */
 export class Via {
@@ -57,7 +56,7 @@ function tokenEnd(s: string, i: number, end: number): number {
 /** Expects SWS "/" SWS at s[i]; returns the index after it. */
 function slash(s: string, i: number, end: number): number {
   i = skipLws(s, i, end);
-  if (s.charCodeAt(i) !== 0x2f) throw bad();
+  if (i >= end || s.charCodeAt(i) !== 0x2f) throw bad();
   return skipLws(s, i + 1, end);
 }
 
@@ -66,14 +65,17 @@ export function parseVia(s: string, start: number, end: number): Via {
   let i = skipLws(s, start, end);
   end = trimEnd(s, i, end);
   let e = tokenEnd(s, i, end);
-  if (e - i !== 3 || s.slice(i, e).toUpperCase() !== 'SIP') throw bad();
+  // "SIP" (any case) and "2.0", compared in place: no substring, no toUpperCase.
+  if (e - i !== 3 || (s.charCodeAt(i) | 0x20) !== 0x73 || (s.charCodeAt(i + 1) | 0x20) !== 0x69) throw bad();
+  if ((s.charCodeAt(i + 2) | 0x20) !== 0x70) throw bad();
   i = slash(s, e, end);
   e = tokenEnd(s, i, end);
-  if (s.slice(i, e) !== '2.0') throw bad();
+  if (e - i !== 3 || s.charCodeAt(i) !== 0x32 || s.charCodeAt(i + 1) !== 0x2e || s.charCodeAt(i + 2) !== 0x30)
+    throw bad();
   i = slash(s, e, end);
   e = tokenEnd(s, i, end);
   if (e === i) throw bad();
-  const transport = s.slice(i, e).toUpperCase();
+  const transport = transportName(s, i, e);
   i = e;
   const ws = i;
   i = skipLws(s, i, end);
@@ -81,9 +83,9 @@ export function parseVia(s: string, start: number, end: number): Via {
 
   let host: string;
   let hostType: HostType;
-  if (s.charCodeAt(i) === 0x5b) {
-    const close = s.indexOf(']', i);
-    if (close === -1 || close >= end || !isIPv6(s.slice(i + 1, close))) throw bad();
+  if (i < end && s.charCodeAt(i) === 0x5b) {
+    const close = indexIn(s, 0x5d, i, end);
+    if (close === -1 || !isIPv6Address(s.slice(i + 1, close))) throw bad();
     host = s.slice(i, close + 1);
     hostType = 'ipv6';
     i = close + 1;
@@ -96,20 +98,52 @@ export function parseVia(s: string, start: number, end: number): Via {
     }
     if (i === hs) throw bad();
     host = s.slice(hs, i);
-    hostType = isIPv4(host) ? 'ipv4' : 'domain';
+    hostType = isIPv4(s, hs, i) ? 'ipv4' : 'domain';
+    if (hostType === 'domain' && !isDomain(host)) throw bad();
   }
   let port: number | undefined;
   const afterHost = skipLws(s, i, end);
   if (afterHost < end && s.charCodeAt(afterHost) === 0x3a) {
     i = skipLws(s, afterHost + 1, end);
     const ps = i;
-    while (i < end && isDigit(s.charCodeAt(i))) i++;
-    if (i === ps || i - ps > 5) throw bad();
-    port = Number(s.slice(ps, i));
-    if (port > 65535) throw bad();
+    port = 0;
+    while (i < end && isDigit(s.charCodeAt(i))) port = port * 10 + s.charCodeAt(i++) - 0x30;
+    if (i === ps || i - ps > 5 || port > 65535) throw bad();
   }
   const params = new Params();
   // Values: token / host (IPv4, IPv6 with or without brackets, RFC 5118 4.5) / quoted.
   if (i < end) parseParams(s, i, end, 'Via', checkToken, checkGenValue, params);
+  // The parameters a proxy routes responses by must mean what they say (RFC 3261 20.42,
+  // RFC 3581): rport is a flag or a port, received an IP address.
+  const rport = params.get('rport');
+  if (rport !== undefined && rport !== null && !isPort(rport)) throw bad();
+  const received = params.get('received');
+  if (received !== undefined && (received === null || !isAddress(received))) throw bad();
   return new Via(transport, host, hostType, port, params);
+}
+
+const TRANSPORTS = ['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS'];
+
+/** Upper-case transport; the registered ones come back as shared constants (no allocation). */
+function transportName(s: string, a: number, b: number): string {
+  for (let t = 0; t < TRANSPORTS.length; t++) {
+    const name = TRANSPORTS[t]!;
+    if (name.length !== b - a) continue;
+    let k = 0;
+    while (k < name.length && (s.charCodeAt(a + k) & 0xdf) === name.charCodeAt(k)) k++;
+    if (k === name.length) return name;
+  }
+  return s.slice(a, b).toUpperCase();
+}
+
+function isPort(v: string): boolean {
+  if (v.length === 0 || v.length > 5) return false;
+  for (let k = 0; k < v.length; k++) if (!isDigit(v.charCodeAt(k))) return false;
+  return Number(v) <= 65535;
+}
+
+/** IPv4, or IPv6 with or without brackets (RFC 5118 4.5 allows both in received). */
+function isAddress(v: string): boolean {
+  if (v.charCodeAt(0) === 0x5b) return v.charCodeAt(v.length - 1) === 0x5d && isIPv6Address(v.slice(1, -1));
+  return isIPv4(v) || isIPv6Address(v);
 }

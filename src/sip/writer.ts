@@ -1,6 +1,7 @@
+import { isToken } from './chars.js';
+import { SipParseError } from './errors.js';
 import { H } from './header-names.js';
 import type { SipMessage } from './message.js';
-import { Slot } from './message.js';
 import { firstElementEnd } from './split.js';
 
 /**
@@ -23,6 +24,7 @@ export class MessageWriter {
 
   /** Replaces the whole start line (without CRLF). */
   setStartLine(line: string): this {
+    if (hasCrLf(line)) throw new SipParseError('bad-start-line', 'Bad start line');
     this.startLine = line;
     return this;
   }
@@ -34,28 +36,30 @@ export class MessageWriter {
 
   /** Inserts a header above all others. Repeated calls keep their order. */
   prepend(name: string, value: string): this {
-    this.top.push(`${name}: ${value}`);
+    this.top.push(headerLine(name, value));
     return this;
   }
 
   /** Inserts a header below all others. */
   append(name: string, value: string): this {
-    this.bottom.push(`${name}: ${value}`);
+    this.bottom.push(headerLine(name, value));
     return this;
   }
 
   /** Inserts a header just before header number `k` (or at the bottom when k is -1). */
   insertBefore(k: number, name: string, value: string): this {
     if (k < 0) return this.append(name, value);
+    const line = headerLine(name, value);
     const list = this.before.get(k);
-    if (list === undefined) this.before.set(k, [`${name}: ${value}`]);
-    else list.push(`${name}: ${value}`);
+    if (list === undefined) this.before.set(k, [line]);
+    else list.push(line);
     return this;
   }
 
   /** Replaces the value of header number `k`, keeping its name as written. */
   replace(k: number, value: string): this {
-    this.replaced.set(k, `${this.msg.headerNameAt(k)}: ${value}`);
+    const name = this.msg.headerNameAt(k);
+    this.replaced.set(k, headerLine(name, value));
     return this;
   }
 
@@ -95,7 +99,6 @@ export class MessageWriter {
   toBuffer(): Buffer {
     const msg = this.msg;
     const src = msg.buf;
-    const index = msg.index;
     const body = this.body ?? msg.body;
     const rewriteLength = this.body !== undefined || (this.forceContentLength && msg.contentLength !== body.length);
     const clAt = msg.contentLengthAt;
@@ -126,13 +129,12 @@ export class MessageWriter {
     for (let k = 0; k < count; k++) {
       const ins = this.before.get(k);
       if (ins !== undefined) for (const l of ins) addLine(l);
-      const o = k * Slot.Size;
-      if (rewriteLength && index[o] === H.ContentLength) {
+      if (rewriteLength && msg.headerIdAt(k) === H.ContentLength) {
         addLine(lengthLine);
         continue;
       }
       const r = this.replaced.get(k);
-      if (r === undefined) addRange(index[o + Slot.NameStart]!, index[o + Slot.LineEnd]!);
+      if (r === undefined) addRange(msg.headerStartAt(k), msg.headerEndAt(k));
       else if (r !== null) addLine(r);
     }
     for (const l of this.bottom) addLine(l);
@@ -163,4 +165,20 @@ export class MessageWriter {
     body.copy(out, w);
     return out;
   }
+}
+
+/**
+ * Header injection guard: a name must be a token, and no text written may hold CR or LF,
+ * so a value copied from a malformed message can never end the header block early and
+ * smuggle what follows to the next hop. Thrown as SipParseError, the only error of the
+ * message layer: a proxy handles it like the malformed message it came from.
+ */
+function headerLine(name: string, value: string): string {
+  if (!isToken(name)) throw new SipParseError('bad-header-name', 'Bad header');
+  if (hasCrLf(value)) throw new SipParseError('bad-header', `Bad ${name} value`, name);
+  return `${name}: ${value}`;
+}
+
+function hasCrLf(text: string): boolean {
+  return text.indexOf('\r') !== -1 || text.indexOf('\n') !== -1;
 }
