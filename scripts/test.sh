@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the integration tests drive (command -> package).
 declare -A wanted=(
   [sipp]=sip-tester
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -1,11 +1,13 @@
 import { createRequire } from 'node:module';
 import { checkMessageCommand } from './check-message.js';
+import { runCommand } from './run.js';
 
 const USAGE = `sipwarden — SIP security edge proxy
 
 Usage: sipwarden <command> [options]
 
 Commands:
+  run                     run the proxy (see 'sipwarden run --help')
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
   version                 print the version
 
@@ -20,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   switch (command) {
+    case 'run':
+      return runCommand(rest);
     case 'check-message':
       return checkMessageCommand(rest, out);
     case 'version':

@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/index.js';
+import type { CliOverrides, Config } from '../config/types.js';
+import { createLogger, type Logger, setLevel } from '../log/index.js';
+import { Server } from '../server.js';
+
+export const RUN_USAGE = `Usage: sipwarden run [--config FILE] [--listen URL]... [--upstream URL]... [options]
+
+Runs the proxy. Without --config, --listen and --upstream alone make a working setup:
+  sipwarden run --listen udp://0.0.0.0:5060 --upstream udp://10.0.0.10:5060
+
+  --config FILE      YAML configuration (see docs/configuration.md)
+  --listen URL       udp://, tcp:// or tls:// address to listen on (repeatable; replaces 'listen')
+  --upstream URL     upstream target (repeatable; replaces 'upstreams' by one named 'default')
+  --log-level LEVEL  trace, debug, info, warn, error or fatal
+  --tls-cert FILE    certificate for tls:// addresses given by --listen
+  --tls-key FILE     private key for tls:// addresses given by --listen
+
+Signals: SIGHUP reloads the configuration file; SIGTERM or SIGINT stops gracefully.`;
+
+/** Runs until a stop signal; resolves with the process exit code. */
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      upstream: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${RUN_USAGE}\n`);
+    return 0;
+  }
+  const overrides: CliOverrides = {
+    listen: values.listen,
+    upstream: values.upstream,
+    logLevel: values['log-level'],
+    tlsCert: values['tls-cert'],
+    tlsKey: values['tls-key'],
+  };
+  const load = () => loadConfig({ file: values.config, overrides });
+  let config: Config;
+  try {
+    config = load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sipwarden: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger({ level: config.log.level });
+  let server: Server;
+  try {
+    server = await Server.start(config, log);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.fatal({ event: 'start-failed' }, message);
+    process.stderr.write(`sipwarden: ${message}\n`);
+    return 1;
+  }
+  return waitForSignals(server, log, load);
+}
+
+function waitForSignals(server: Server, log: Logger, load: () => Config): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ event: 'stopping', signal, stats: server.proxy.stats.toJSON() }, 'stopping');
+      server.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      let config: Config;
+      try {
+        config = load();
+      } catch (err) {
+        // A bad file leaves the running configuration in place.
+        log.error({ event: 'reload-failed' }, err instanceof Error ? err.message : String(err));
+        return;
+      }
+      setLevel(log, config.log.level);
+      server.reload(config).catch((err: unknown) => {
+        log.error({ event: 'reload-failed' }, err instanceof Error ? err.message : String(err));
+      });
+    });
+  });
+}

@@ -1,0 +1,21 @@
+/** Branch values sipwarden writes start with this (after the RFC 3261 magic cookie). */
+export const BRANCH_PREFIX = 'z9hG4bKsw';
+
+/**
+ * A fast 53-bit string hash (cyrb53), seeded per instance. Branches only need to be
+ * unique and stable, not secret; this keeps a crypto digest off the per-request path.
+ */
+export function hash53(s: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}

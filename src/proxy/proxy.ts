@@ -1,0 +1,485 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { SipParseError } from '../sip/errors.js';
+import { H } from '../sip/header-names.js';
+import type { ParseLimits } from '../sip/limits.js';
+import type { SipMessage } from '../sip/message.js';
+import type { NameAddr } from '../sip/name-addr.js';
+import { parseMessage } from '../sip/parser.js';
+import { splitList } from '../sip/split.js';
+import { hostAddress, type SipUri } from '../sip/uri.js';
+import type { Via } from '../sip/via.js';
+import { MessageWriter } from '../sip/writer.js';
+import type { Destination, TransportManager } from '../transport/manager.js';
+import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
+import { BRANCH_PREFIX, hash53 } from './branch.js';
+import type { FlowTokens } from './flow-token.js';
+import { buildReply, canReplyTo } from './replies.js';
+import { ProxyStats, RateLimit } from './stats.js';
+import type { Target, Upstreams } from './upstreams.js';
+
+/** The subset of a pino logger the proxy uses. */
+export interface EventLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface ProxyOptions {
+  limits: ParseLimits;
+  /** Global rate of `400` answers to malformed requests. */
+  badRequestPerSecond: number;
+  /** Addresses (besides upstream targets) whose messages come from the inside. */
+  isTrusted: (address: string) => boolean;
+  /** Seed for branch hashes (differs per installation so branches are not predictable). */
+  branchSeed: number;
+}
+
+/** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
+const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+const PING_PREFIX = `${BRANCH_PREFIX}ping`;
+
+/**
+ * The stateless proxy core (RFC 3261 section 16, 16.11): requests from the outside go to
+ * an upstream target, requests from the inside go back out by their Route (flow tokens) or
+ * Request-URI, responses follow the Via. It never keeps per-transaction state.
+ */
+export class SipProxy {
+  readonly stats = new ProxyStats();
+  private readonly badRequests: RateLimit;
+  /** "host:port" (lower-case, no brackets) of every address sipwarden answers to. */
+  private ownAddresses = new Set<string>();
+
+  constructor(
+    private readonly transports: TransportManager,
+    private upstreams: Upstreams,
+    private readonly tokens: FlowTokens,
+    private options: ProxyOptions,
+    private readonly log: EventLogger,
+  ) {
+    this.badRequests = new RateLimit(options.badRequestPerSecond);
+    this.refreshIdentity();
+  }
+
+  /** Applies a reloaded configuration; in-flight dialogs keep working (no state is lost). */
+  reconfigure(upstreams: Upstreams, options: ProxyOptions): void {
+    this.upstreams = upstreams;
+    this.options = options;
+    this.refreshIdentity();
+  }
+
+  /** Recomputes the addresses that mean "sipwarden itself" in Route and Request-URI. */
+  refreshIdentity(): void {
+    const own = new Set<string>();
+    for (const l of this.transports.listeners) {
+      own.add(`${hostAddress(l.sipHost).toLowerCase()}:${l.sipPort}`);
+      own.add(`${l.address.toLowerCase()}:${l.port}`);
+    }
+    this.ownAddresses = own;
+  }
+
+  /** Entry point for every message the transports read. */
+  readonly onMessage = (data: Buffer, peer: Peer): void => {
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, {
+        limits: this.options.limits,
+        requireContentLength: peer.transport !== 'udp',
+      });
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      this.onMalformed(err, peer);
+      return;
+    }
+    try {
+      const inside = this.isInside(peer.transport, peer.address, peer.port);
+      if (msg.isRequest) {
+        this.stats.requestsReceived++;
+        if (inside) this.requestFromInside(msg, peer);
+        else this.requestFromOutside(msg, peer);
+      } else {
+        this.stats.responsesReceived++;
+        this.response(msg, peer, inside);
+      }
+    } catch (err) {
+      // A header decoded on demand (Route, Via list) was malformed.
+      if (!(err instanceof SipParseError)) throw err;
+      err.partial ??= msg;
+      this.onMalformed(err, peer);
+    }
+  };
+
+  readonly onKeepAlive = (_peer: Peer): void => {
+    this.stats.keepAlives++;
+  };
+
+  /**
+   * Inside means an upstream target or a trusted address. Over UDP a target is recognised
+   * by address and port (PBXs send from their listening port), so other sources on the
+   * same host are still outside; TCP/TLS connections come from any port of a target.
+   */
+  private isInside(transport: TransportName, address: string, port: number): boolean {
+    if (this.options.isTrusted(address)) return true;
+    if (transport === 'udp') return this.upstreams.find(address, port) !== undefined;
+    return this.upstreams.isTargetAddress(address);
+  }
+
+  private onMalformed(err: SipParseError, peer: Peer): void {
+    this.stats.count(this.stats.malformed, err.code);
+    const req = err.partial;
+    if (req === undefined || !req.isRequest || req.method === 'ACK' || !canReplyTo(req)) {
+      this.stats.count(this.stats.dropped, req?.isRequest === false ? 'malformed-response' : 'malformed');
+      this.log.debug({ event: 'malformed', source: peer.address, port: peer.port, code: err.code }, err.reason);
+      return;
+    }
+    if (!this.badRequests.take()) {
+      this.stats.count(this.stats.dropped, 'bad-request-rate');
+      return;
+    }
+    const status = err.code === 'bad-version' ? 505 : 400;
+    this.reply(req, peer, status, status === 505 ? 'Version Not Supported' : err.reason);
+  }
+
+  private reply(req: SipMessage, peer: Peer, status: number, reason: string): void {
+    this.stats.count(this.stats.replies, status);
+    this.transports.send(peer, buildReply(req, status, reason));
+  }
+
+  // ---- requests ------------------------------------------------------------------------
+
+  /** Common checks: Max-Forwards (483) and loops (482). Returns the branch to use, or undefined. */
+  private precheck(msg: SipMessage, peer: Peer): string | undefined {
+    const mf = msg.maxForwards!;
+    if (mf === 0) {
+      if (msg.method !== 'ACK') this.reply(msg, peer, 483, 'Too Many Hops');
+      else this.stats.count(this.stats.dropped, 'max-forwards');
+      return undefined;
+    }
+    // RFC 3261 16.3 step 5: sipwarden supports no extension a proxy must understand.
+    const proxyRequire = msg.headerValues('Proxy-Require');
+    if (proxyRequire.length > 0 && msg.method !== 'ACK' && msg.method !== 'CANCEL') {
+      this.stats.count(this.stats.replies, 420);
+      this.transports.send(peer, buildReply(msg, 420, 'Bad Extension', [`Unsupported: ${proxyRequire.join(', ')}`]));
+      return undefined;
+    }
+    const branch = this.branchFor(msg, peer);
+    if (msg.headerValueAt(msg.viaAt).length !== 0 && this.hasOwnVia(msg, branch)) {
+      if (msg.method !== 'ACK') this.reply(msg, peer, 482, 'Loop Detected');
+      else this.stats.count(this.stats.dropped, 'loop');
+      return undefined;
+    }
+    return branch;
+  }
+
+  private requestFromOutside(msg: SipMessage, peer: Peer): void {
+    const branch = this.precheck(msg, peer);
+    if (branch === undefined) return;
+    const w = new MessageWriter(msg);
+    const { remaining } = this.popOwnRoutes(msg, w);
+
+    // The outside may only ever reach upstream targets: never an address it names itself.
+    let target: Target | undefined;
+    const next = remaining[0];
+    if (next !== undefined) target = this.targetOfUri(next.uri);
+    if (target === undefined && this.isOwnUri(msg.requestUri) === false) target = this.targetOfUri(msg.requestUri);
+    if (target === undefined) target = this.upstreams.choose(msg.callId);
+    if (target === undefined) {
+      if (msg.method !== 'ACK') this.reply(msg, peer, 503, 'Service Unavailable');
+      else this.stats.count(this.stats.dropped, 'no-upstream');
+      return;
+    }
+    const t = target.spec;
+    const out = this.transports.pick(t.transport, t.family);
+    if (out === undefined) {
+      this.stats.count(this.stats.dropped, 'no-listener');
+      return;
+    }
+    this.stampClientVia(msg, peer, w);
+    w.prepend('Via', this.ownVia(out, t.transport, branch, peer));
+    w.replace(msg.maxForwardsAt, String(msg.maxForwards! - 1));
+    if (this.createsDialog(msg)) this.recordRoute(w, peer, this.transports.listeners[peer.listener]!, out, true);
+    if (msg.method === 'REGISTER') w.prepend('Path', `<sip:${this.tokens.encode(peer)}@${hostPort(out)};lr>`);
+    if (t.transport !== 'udp') w.ensureContentLength();
+    this.stats.requestsForwarded++;
+    this.transports.send(
+      { transport: t.transport, address: t.address, port: t.port, family: t.family, listener: out.index, connId: 0 },
+      w.toBuffer(),
+    );
+  }
+
+  private requestFromInside(msg: SipMessage, peer: Peer): void {
+    const branch = this.precheck(msg, peer);
+    if (branch === undefined) return;
+    const w = new MessageWriter(msg);
+    const { remaining, flow } = this.popOwnRoutes(msg, w);
+    if (flow !== undefined) {
+      this.forwardFromInside(msg, peer, w, branch, flow);
+      return;
+    }
+    const uri = remaining[0]?.uri ?? msg.requestUri;
+    const dest = uriDestination(uri);
+    if (dest === undefined) {
+      this.reply(msg, peer, 416, 'Unsupported URI Scheme');
+      return;
+    }
+    if (isIP(dest.address) !== 0) {
+      this.forwardFromInside(msg, peer, w, branch, dest);
+      return;
+    }
+    lookup(dest.address).then(
+      (r) =>
+        this.forwardFromInside(msg, peer, w, branch, { ...dest, address: r.address, family: r.family === 6 ? 6 : 4 }),
+      () => {
+        if (msg.method !== 'ACK') this.reply(msg, peer, 503, 'Service Unavailable');
+      },
+    );
+  }
+
+  private forwardFromInside(msg: SipMessage, peer: Peer, w: MessageWriter, branch: string, dest: Destination): void {
+    const out = this.transports.pick(dest.transport, dest.family, dest.listener);
+    if (out === undefined) {
+      this.stats.count(this.stats.dropped, 'no-listener');
+      return;
+    }
+    this.stampClientVia(msg, peer, w);
+    w.prepend('Via', this.ownVia(out, dest.transport, branch, peer));
+    w.replace(msg.maxForwardsAt, String(msg.maxForwards! - 1));
+    if (this.createsDialog(msg)) {
+      const flow: Peer = { ...dest, listener: out.index };
+      this.recordRoute(w, flow, out, this.transports.listeners[peer.listener]!, false);
+    }
+    if (dest.transport !== 'udp') w.ensureContentLength();
+    this.stats.requestsForwarded++;
+    this.transports.send({ ...dest, listener: out.index }, w.toBuffer());
+  }
+
+  /**
+   * Record-Route so in-dialog requests come back through sipwarden: one entry when the same
+   * listener faces both sides, two when they differ (transport or address family change,
+   * RFC 5658). The entry facing the outside carries the outside flow's token; the top entry
+   * faces the next hop.
+   */
+  private recordRoute(
+    w: MessageWriter,
+    outsideFlow: Peer,
+    outside: ListenerInfo,
+    inside: ListenerInfo,
+    towardsInside: boolean,
+  ): void {
+    const outer = `<sip:${this.tokens.encode(outsideFlow)}@${hostPort(outside)}${transportParam(outside)};lr>`;
+    if (outside.index === inside.index) {
+      w.prepend('Record-Route', outer);
+      return;
+    }
+    const inner = `<sip:${hostPort(inside)}${transportParam(inside)};lr>`;
+    // prepend() keeps call order: the first call ends up on top.
+    w.prepend('Record-Route', towardsInside ? inner : outer);
+    w.prepend('Record-Route', towardsInside ? outer : inner);
+  }
+
+  private createsDialog(msg: SipMessage): boolean {
+    return DIALOG_METHODS.has(msg.method) && msg.to.tag === undefined;
+  }
+
+  /**
+   * Removes the Route entries that name sipwarden from the top of the route set (one, or two
+   * after a double Record-Route) and returns the rest, with the flow token they carried.
+   */
+  private popOwnRoutes(msg: SipMessage, w: MessageWriter): { remaining: NameAddr[]; flow: Destination | undefined } {
+    const routes = msg.routes;
+    if (routes.length === 0) return { remaining: routes, flow: undefined };
+    let popped = 0;
+    let flow: Destination | undefined;
+    while (popped < routes.length && popped < 2 && this.isOwnUri(routes[popped]!.uri)) {
+      const user = routes[popped]!.uri.user;
+      if (flow === undefined && user !== undefined) {
+        const f = this.tokens.decode(user);
+        if (f !== undefined) flow = f;
+        else this.stats.count(this.stats.dropped, 'bad-flow-token');
+      }
+      popped++;
+    }
+    if (popped > 0) this.removeRouteEntries(msg, w, popped);
+    return { remaining: routes.slice(popped), flow };
+  }
+
+  /** Removes the first `n` Route entries, whether they share a header line or not. */
+  private removeRouteEntries(msg: SipMessage, w: MessageWriter, n: number): void {
+    for (let k = 0; k < msg.headerCount && n > 0; k++) {
+      if (msg.headerIdAt(k) !== H.Route) continue;
+      const value = msg.headerValueAt(k);
+      const parts = splitList(value);
+      if (parts.length <= n) {
+        w.remove(k);
+        n -= parts.length;
+      } else {
+        w.replace(
+          k,
+          parts
+            .slice(n)
+            .map(([a, b]) => value.slice(a, b))
+            .join(', '),
+        );
+        n = 0;
+      }
+    }
+  }
+
+  private isOwnUri(uri: SipUri): boolean {
+    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return false;
+    const port =
+      uri.port ?? (uri.scheme === 'sips' || uri.params.get('transport')?.toLowerCase() === 'tls' ? 5061 : 5060);
+    return this.ownAddresses.has(`${hostAddress(uri.host).toLowerCase()}:${port}`);
+  }
+
+  private targetOfUri(uri: SipUri): Target | undefined {
+    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
+    const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
+    return this.upstreams.find(hostAddress(uri.host), port);
+  }
+
+  /** RFC 3261 18.2.1 and RFC 3581: tell the next hops where the request really came from. */
+  private stampClientVia(msg: SipMessage, peer: Peer, w: MessageWriter): void {
+    const via = msg.topVia;
+    const rport = via.params.has('rport');
+    if (!rport && hostAddress(via.host) === peer.address) return;
+    const value = msg.headerValueAt(msg.viaAt);
+    const first = splitList(value)[0]!;
+    let top = value.slice(first[0], first[1]);
+    top = setParam(top, 'received', peer.address);
+    if (rport) top = setParam(top, 'rport', String(peer.port));
+    w.replace(msg.viaAt, top + value.slice(first[1]));
+  }
+
+  private ownVia(out: ListenerInfo, transport: TransportName, branch: string, from: Peer): string {
+    return `SIP/2.0/${transport.toUpperCase()} ${hostPort(out)};branch=${branch};sw=${flowParam(from)}`;
+  }
+
+  /**
+   * Stateless branch (RFC 3261 16.11): a hash of what identifies the incoming transaction,
+   * so a retransmission, the CANCEL and the ACK of a non-2xx get the same branch as the INVITE.
+   */
+  private branchFor(msg: SipMessage, peer: Peer): string {
+    const via = msg.topVia;
+    const b = via.branch;
+    const key = b?.startsWith('z9hG4bK')
+      ? `${b}|${via.host}|${via.port}|${msg.requestUriText}|${peer.address}`
+      : `${msg.callId}|${msg.from.tag}|${msg.to.tag}|${msg.cseq.seq}|${msg.requestUriText}|${msg.headerValueAt(msg.viaAt)}`;
+    return BRANCH_PREFIX + hash53(key, this.options.branchSeed).toString(36);
+  }
+
+  private hasOwnVia(msg: SipMessage, branch: string): boolean {
+    for (const v of msg.vias) if (v.branch === branch) return true;
+    return false;
+  }
+
+  // ---- responses -----------------------------------------------------------------------
+
+  private response(msg: SipMessage, _peer: Peer, inside: boolean): void {
+    const top = msg.topVia;
+    const branch = top.branch;
+    if (branch === undefined || !branch.startsWith(BRANCH_PREFIX)) {
+      this.stats.count(this.stats.dropped, 'not-our-via');
+      return;
+    }
+    if (branch.startsWith(PING_PREFIX)) {
+      this.onPingResponse?.(branch, msg);
+      return;
+    }
+    const vias = msg.vias;
+    const next = vias[1];
+    if (next === undefined) {
+      this.stats.count(this.stats.dropped, 'no-next-via');
+      return;
+    }
+    const dest = viaDestination(next, top);
+    if (dest === undefined) {
+      this.stats.count(this.stats.dropped, 'bad-via');
+      return;
+    }
+    // A response from the outside goes to the inside only: a forged Via cannot make
+    // sipwarden reflect traffic to a third party.
+    if (!inside && !this.isInside(dest.transport, dest.address, dest.port)) {
+      this.stats.count(this.stats.dropped, 'response-to-outside');
+      return;
+    }
+    const w = new MessageWriter(msg).removeFirstElement(msg.viaAt);
+    if (dest.transport !== 'udp') w.ensureContentLength();
+    this.stats.responsesForwarded++;
+    this.transports.send(dest, w.toBuffer());
+  }
+
+  /** Set by the upstream health checker to receive answers to its OPTIONS pings. */
+  onPingResponse: ((branch: string, msg: SipMessage) => void) | undefined = undefined;
+}
+
+function hostPort(l: ListenerInfo): string {
+  return `${l.sipHost}:${l.sipPort}`;
+}
+
+function transportParam(l: ListenerInfo): string {
+  return l.transport === 'udp' ? '' : `;transport=${l.transport}`;
+}
+
+/** `sw` Via parameter: the inbound listener and connection, so the response takes the same flow. */
+function flowParam(p: Peer): string {
+  return `${p.transport[1]}${p.listener}-${p.connId}`;
+}
+
+function parseFlowParam(v: string | null | undefined): { listener: number; connId: number } | undefined {
+  if (!v) return undefined;
+  const dash = v.indexOf('-');
+  const listener = Number(v.slice(1, dash));
+  const connId = Number(v.slice(dash + 1));
+  if (dash < 2 || !Number.isInteger(listener) || !Number.isInteger(connId)) return undefined;
+  return { listener, connId };
+}
+
+/** Where a response goes (RFC 3261 18.2.2, RFC 3581 4): received / rport of the next Via. */
+function viaDestination(next: Via, ours: Via): Destination | undefined {
+  const transport = next.transport.toLowerCase();
+  if (transport !== 'udp' && transport !== 'tcp' && transport !== 'tls') return undefined;
+  // RFC 5118 4.5: received may hold an IPv6 address with or without brackets.
+  const address = hostAddress(next.received ?? next.host);
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  const rport = next.rport;
+  const port = typeof rport === 'number' && rport > 0 ? rport : (next.port ?? (transport === 'tls' ? 5061 : 5060));
+  const flow = parseFlowParam(ours.params.get('sw'));
+  return {
+    transport,
+    address,
+    port,
+    family: family === 6 ? 6 : 4,
+    listener: flow?.listener ?? -1,
+    connId: transport === 'udp' ? 0 : (flow?.connId ?? 0),
+  };
+}
+
+/** Where a request for this URI goes (RFC 3263 without DNS SRV: transport param, host, port). */
+function uriDestination(uri: SipUri): Destination | undefined {
+  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
+  const tp = uri.params.get('transport')?.toLowerCase();
+  const transport: TransportName = uri.scheme === 'sips' || tp === 'tls' ? 'tls' : tp === 'tcp' ? 'tcp' : 'udp';
+  const address = hostAddress(uri.host);
+  const family = isIP(address);
+  return {
+    transport,
+    address,
+    port: uri.port ?? (transport === 'tls' ? 5061 : 5060),
+    family: family === 6 ? 6 : 4,
+    listener: -1,
+    connId: 0,
+  };
+}
+
+const PARAM_RE: Record<string, RegExp> = {
+  received: /;\s*received(\s*=\s*[^;,\s]*)?/i,
+  rport: /;\s*rport(\s*=\s*[^;,\s]*)?/i,
+};
+
+/** Sets `;name=value` (received or rport) in a single Via element's text, replacing any value. */
+function setParam(via: string, name: 'received' | 'rport', value: string): string {
+  const re = PARAM_RE[name]!;
+  return re.test(via) ? via.replace(re, `;${name}=${value}`) : `${via};${name}=${value}`;
+}

@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { buildTrustedSet, ensureSecret } from './config/index.js';
+import type { Config, ListenConfig } from './config/types.js';
+import { FlowTokens } from './proxy/flow-token.js';
+import { HealthChecker } from './proxy/health.js';
+import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
+import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams.js';
+import type { SipParseError } from './sip/errors.js';
+import { type ListenerSpec, TransportManager } from './transport/manager.js';
+import type { Peer } from './transport/types.js';
+
+/** A running sipwarden: transports, proxy core and health checks wired together. */
+export class Server {
+  private constructor(
+    readonly transports: TransportManager,
+    readonly proxy: SipProxy,
+    private health: HealthChecker,
+    /** URL of each listener by index ('' once removed by a reload). */
+    private readonly listenerUrls: string[],
+    private readonly log: EventLogger,
+  ) {
+    this.wireHealth();
+    health.start();
+  }
+
+  /** Binds every listener and starts forwarding; rejects with a message naming the cause. */
+  static async start(config: Config, log: EventLogger): Promise<Server> {
+    const key = flowKey(config);
+    let proxy: SipProxy | undefined;
+    const transports = new TransportManager(
+      {
+        idleTimeoutMs: config.tcp.idleTimeout,
+        connectTimeoutMs: config.tcp.connectTimeout,
+        maxConnections: config.tcp.maxConnections,
+        maxConnectionsPerIp: config.tcp.maxConnectionsPerIp,
+        limits: config.limits,
+      },
+      (data, peer) => proxy!.onMessage(data, peer),
+      (peer) => proxy!.onKeepAlive(peer),
+      (peer: Peer, err: SipParseError) =>
+        log.debug({ event: 'framing-error', source: peer.address, port: peer.port, code: err.code }, err.reason),
+    );
+    const urls: string[] = [];
+    let upstreams: Upstreams;
+    try {
+      for (const l of config.listen) urls.push(await bindListener(transports, l));
+      upstreams = await resolveUpstreams(config);
+    } catch (err) {
+      await transports.close();
+      throw err;
+    }
+    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key), log);
+    const server = new Server(transports, proxy, new HealthChecker(upstreams, transports, log), urls, log);
+    for (const l of transports.listeners) {
+      log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
+    }
+    return server;
+  }
+
+  private wireHealth(): void {
+    this.proxy.onPingResponse = (branch, msg) => this.health.onResponse(branch, msg);
+    this.transports.stream.onConnectFailed = (t, a, p) => this.health.onUnreachable(t, a, p);
+  }
+
+  /** Applies a new configuration without dropping calls: listeners are added/removed by URL. */
+  async reload(config: Config): Promise<void> {
+    const wanted = new Set(config.listen.map((l) => l.url));
+    const remove = new Set<number>();
+    this.listenerUrls.forEach((url, i) => {
+      if (url !== '' && !wanted.has(url)) remove.add(i);
+    });
+    if (remove.size > 0) await this.transports.remove(remove);
+    for (const i of remove) this.listenerUrls[i] = '';
+    for (const l of config.listen) {
+      if (!this.listenerUrls.includes(l.url)) this.listenerUrls.push(await bindListener(this.transports, l));
+    }
+    const upstreams = await resolveUpstreams(config);
+    this.health.stop();
+    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config)));
+    this.health = new HealthChecker(upstreams, this.transports, this.log);
+    this.wireHealth();
+    this.health.start();
+    this.log.info(
+      { event: 'reloaded', listeners: config.listen.length, upstreams: config.upstreams.length },
+      'configuration reloaded',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.health.stop();
+    await this.transports.close();
+  }
+}
+
+/** Binds one configured listener; returns its URL. Errors name the URL and the cause. */
+async function bindListener(transports: TransportManager, l: ListenConfig): Promise<string> {
+  const family: 4 | 6 = l.family === 6 ? 6 : 4;
+  const spec: ListenerSpec = { transport: l.transport, address: l.host, port: l.port, family };
+  if (l.advertise !== undefined) {
+    spec.advertiseHost = l.advertise.family === 6 ? `[${l.advertise.host}]` : l.advertise.host;
+    spec.advertisePort = l.advertise.port;
+  } else {
+    spec.advertiseHost = wildcardHost(l.host, family);
+  }
+  if (l.transport === 'tls') {
+    if (!l.cert || !l.key) throw new Error(`${l.url}: a TLS listener needs a certificate and a key`);
+    spec.tls = { cert: readFileSync(l.cert), key: readFileSync(l.key) };
+  }
+  try {
+    await transports.add(spec);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'EADDRINUSE' ? 'address already in use' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new Error(`cannot listen on ${l.url}: ${why}`);
+  }
+  return l.url;
+}
+
+/**
+ * The host written in headers for a listener without `advertise`: its address, or for a
+ * wildcard bind the first non-internal address of the family (set `advertise` to choose).
+ */
+function wildcardHost(host: string, family: 4 | 6): string {
+  if (host === '0.0.0.0' || host === '::') {
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) {
+        if (!a.internal && (a.family === 'IPv4' ? 4 : 6) === family) return family === 6 ? `[${a.address}]` : a.address;
+      }
+    }
+    return family === 6 ? '[::1]' : '127.0.0.1';
+  }
+  return family === 6 ? `[${host}]` : host;
+}
+
+/** The flow-token key: a digest of the configured or stored secret. */
+function flowKey(config: Config): Buffer {
+  return createHash('sha256').update(ensureSecret(config)).digest();
+}
+
+function proxyOptions(config: Config, key: Buffer): ProxyOptions {
+  // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
+  // whole addresses and ranges.
+  const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
+  return {
+    limits: config.limits,
+    badRequestPerSecond: config.replies.badRequestPerSecond,
+    isTrusted: (address) => trusted.has(address),
+    branchSeed: key.readUInt32BE(0),
+  };
+}
+
+/** Builds the upstreams, resolving targets given by hostname once (at start and reload). */
+async function resolveUpstreams(config: Config): Promise<Upstreams> {
+  const specs: UpstreamSpec[] = [];
+  for (const u of config.upstreams) {
+    const targets: TargetSpec[] = [];
+    for (const t of u.targets) {
+      let address = t.host;
+      let family = t.family;
+      if (isIP(address) === 0) {
+        let r: { address: string; family: number };
+        try {
+          r = await lookup(address);
+        } catch {
+          throw new Error(`cannot resolve upstream target ${t.url}`);
+        }
+        address = r.address;
+        family = r.family === 6 ? 6 : 4;
+      }
+      targets.push({ transport: t.transport, address, port: t.port, family: family === 6 ? 6 : 4, url: t.url });
+    }
+    specs.push({
+      name: u.name,
+      targets,
+      ping:
+        u.ping === false
+          ? false
+          : { intervalMs: u.ping.interval, timeoutMs: u.ping.timeout, failures: u.ping.failures },
+    });
+  }
+  return new Upstreams(specs, config.defaultUpstream);
+}
