@@ -118,11 +118,14 @@ export function checkMessageCommand(argv: string[], out: (line: string) => void)
     const data = readInput(file);
     const reports: MessageReport[] = [];
     if (values.stream) {
+      // Fed byte by byte so that every message before a framing error is still reported.
       const framer = new StreamFramer();
+      let n = 0;
       try {
-        let n = 0;
-        for (const f of framer.push(data)) {
-          if (f.kind === 'message') reports.push(checkOne(`${file}#${++n}`, f.data, true));
+        for (let i = 0; i < data.length; i++) {
+          for (const f of framer.push(data.subarray(i, i + 1))) {
+            if (f.kind === 'message') reports.push(checkOne(`${file}#${++n}`, f.data, true));
+          }
         }
         if (framer.buffered > 0) {
           reports.push({
@@ -133,7 +136,11 @@ export function checkMessageCommand(argv: string[], out: (line: string) => void)
         }
       } catch (err) {
         if (!(err instanceof SipParseError)) throw err;
-        reports.push({ source: file, ok: false, error: { code: err.code, reason: err.reason, header: err.header } });
+        reports.push({
+          source: `${file}#${n + 1}`,
+          ok: false,
+          error: { code: err.code, reason: err.reason, header: err.header },
+        });
       }
     } else {
       reports.push(checkOne(file, data, false));

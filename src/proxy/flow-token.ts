@@ -50,8 +50,22 @@ export class FlowTokens {
     return Buffer.concat([body, mac]).toString('base64url');
   }
 
+  /** Verified tokens (valid ones only), so an in-dialog request costs no HMAC. */
+  private readonly verified = new Map<string, Peer>();
+
   /** The flow, or undefined if the token is malformed or its MAC does not verify. */
   decode(token: string): Peer | undefined {
+    const known = this.verified.get(token);
+    if (known !== undefined) return known;
+    const flow = this.verify(token);
+    if (flow !== undefined) {
+      if (this.verified.size >= 10_000) this.verified.clear();
+      this.verified.set(token, flow);
+    }
+    return flow;
+  }
+
+  private verify(token: string): Peer | undefined {
     if (token.length > 64) return undefined;
     const raw = Buffer.from(token, 'base64url');
     if (raw.length !== 10 + 4 + MAC_BYTES && raw.length !== 10 + 16 + MAC_BYTES) return undefined;

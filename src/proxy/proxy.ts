@@ -6,13 +6,13 @@ import type { ParseLimits } from '../sip/limits.js';
 import type { SipMessage } from '../sip/message.js';
 import type { NameAddr } from '../sip/name-addr.js';
 import { parseMessage } from '../sip/parser.js';
-import { splitList } from '../sip/split.js';
+import { firstElementEnd, splitList } from '../sip/split.js';
 import { hostAddress, type SipUri } from '../sip/uri.js';
 import type { Via } from '../sip/via.js';
 import { MessageWriter } from '../sip/writer.js';
 import type { Destination, TransportManager } from '../transport/manager.js';
 import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
-import { BRANCH_PREFIX, hash53 } from './branch.js';
+import { BRANCH_PREFIX, hash53Parts } from './branch.js';
 import type { FlowTokens } from './flow-token.js';
 import { buildReply, canReplyTo } from './replies.js';
 import { ProxyStats, RateLimit } from './stats.js';
@@ -47,8 +47,8 @@ const PING_PREFIX = `${BRANCH_PREFIX}ping`;
 export class SipProxy {
   readonly stats = new ProxyStats();
   private readonly badRequests: RateLimit;
-  /** "host:port" (lower-case, no brackets) of every address sipwarden answers to. */
-  private ownAddresses = new Set<string>();
+  /** Hosts (lower-case, no brackets) sipwarden answers to, by port. */
+  private ownAddresses = new Map<number, Set<string>>();
 
   constructor(
     private readonly transports: TransportManager,
@@ -70,10 +70,15 @@ export class SipProxy {
 
   /** Recomputes the addresses that mean "sipwarden itself" in Route and Request-URI. */
   refreshIdentity(): void {
-    const own = new Set<string>();
+    const own = new Map<number, Set<string>>();
+    const add = (host: string, port: number) => {
+      let set = own.get(port);
+      if (set === undefined) own.set(port, (set = new Set()));
+      set.add(hostAddress(host).toLowerCase());
+    };
     for (const l of this.transports.listeners) {
-      own.add(`${hostAddress(l.sipHost).toLowerCase()}:${l.sipPort}`);
-      own.add(`${l.address.toLowerCase()}:${l.port}`);
+      add(l.sipHost, l.sipPort);
+      add(l.address, l.port);
     }
     this.ownAddresses = own;
   }
@@ -163,7 +168,7 @@ export class SipProxy {
       return undefined;
     }
     const branch = this.branchFor(msg, peer);
-    if (msg.headerValueAt(msg.viaAt).length !== 0 && this.hasOwnVia(msg, branch)) {
+    if (this.hasOwnVia(msg, branch)) {
       if (msg.method !== 'ACK') this.reply(msg, peer, 482, 'Loop Detected');
       else this.stats.count(this.stats.dropped, 'loop');
       return undefined;
@@ -175,7 +180,8 @@ export class SipProxy {
     const branch = this.precheck(msg, peer);
     if (branch === undefined) return;
     const w = new MessageWriter(msg);
-    const { remaining } = this.popOwnRoutes(msg, w);
+    // Flow tokens only steer requests from the inside: the outside always goes upstream.
+    const { remaining } = this.popOwnRoutes(msg, w, false);
 
     // The outside may only ever reach upstream targets: never an address it names itself.
     let target: Target | undefined;
@@ -211,7 +217,7 @@ export class SipProxy {
     const branch = this.precheck(msg, peer);
     if (branch === undefined) return;
     const w = new MessageWriter(msg);
-    const { remaining, flow } = this.popOwnRoutes(msg, w);
+    const { remaining, flow } = this.popOwnRoutes(msg, w, true);
     if (flow !== undefined) {
       this.forwardFromInside(msg, peer, w, branch, flow);
       return;
@@ -285,14 +291,18 @@ export class SipProxy {
    * Removes the Route entries that name sipwarden from the top of the route set (one, or two
    * after a double Record-Route) and returns the rest, with the flow token they carried.
    */
-  private popOwnRoutes(msg: SipMessage, w: MessageWriter): { remaining: NameAddr[]; flow: Destination | undefined } {
+  private popOwnRoutes(
+    msg: SipMessage,
+    w: MessageWriter,
+    wantFlow: boolean,
+  ): { remaining: NameAddr[]; flow: Destination | undefined } {
     const routes = msg.routes;
     if (routes.length === 0) return { remaining: routes, flow: undefined };
     let popped = 0;
     let flow: Destination | undefined;
     while (popped < routes.length && popped < 2 && this.isOwnUri(routes[popped]!.uri)) {
       const user = routes[popped]!.uri.user;
-      if (flow === undefined && user !== undefined) {
+      if (wantFlow && flow === undefined && user !== undefined) {
         const f = this.tokens.decode(user);
         if (f !== undefined) flow = f;
         else this.stats.count(this.stats.dropped, 'bad-flow-token');
@@ -329,7 +339,10 @@ export class SipProxy {
     if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return false;
     const port =
       uri.port ?? (uri.scheme === 'sips' || uri.params.get('transport')?.toLowerCase() === 'tls' ? 5061 : 5060);
-    return this.ownAddresses.has(`${hostAddress(uri.host).toLowerCase()}:${port}`);
+    const hosts = this.ownAddresses.get(port);
+    if (hosts === undefined) return false;
+    const host = hostAddress(uri.host);
+    return hosts.has(host) || hosts.has(host.toLowerCase());
   }
 
   private targetOfUri(uri: SipUri): Target | undefined {
@@ -344,11 +357,11 @@ export class SipProxy {
     const rport = via.params.has('rport');
     if (!rport && hostAddress(via.host) === peer.address) return;
     const value = msg.headerValueAt(msg.viaAt);
-    const first = splitList(value)[0]!;
-    let top = value.slice(first[0], first[1]);
+    const cut = firstElementEnd(value);
+    let top = value.slice(0, cut).trimEnd();
     top = setParam(top, 'received', peer.address);
     if (rport) top = setParam(top, 'rport', String(peer.port));
-    w.replace(msg.viaAt, top + value.slice(first[1]));
+    w.replace(msg.viaAt, top + value.slice(cut));
   }
 
   private ownVia(out: ListenerInfo, transport: TransportName, branch: string, from: Peer): string {
@@ -362,13 +375,25 @@ export class SipProxy {
   private branchFor(msg: SipMessage, peer: Peer): string {
     const via = msg.topVia;
     const b = via.branch;
-    const key = b?.startsWith('z9hG4bK')
-      ? `${b}|${via.host}|${via.port}|${msg.requestUriText}|${peer.address}`
-      : `${msg.callId}|${msg.from.tag}|${msg.to.tag}|${msg.cseq.seq}|${msg.requestUriText}|${msg.headerValueAt(msg.viaAt)}`;
-    return BRANCH_PREFIX + hash53(key, this.options.branchSeed).toString(36);
+    const seed = this.options.branchSeed;
+    const h = b?.startsWith('z9hG4bK')
+      ? hash53Parts(seed, b, via.host, msg.requestUriText, peer.address, String(via.port ?? peer.port))
+      : hash53Parts(
+          seed,
+          `${msg.callId}|${msg.cseq.seq}`,
+          `${msg.from.tag}|${msg.to.tag}`,
+          msg.requestUriText,
+          msg.headerValueAt(msg.viaAt),
+          peer.address,
+        );
+    return BRANCH_PREFIX + h.toString(36);
   }
 
+  /** Loop detection (RFC 3261 16.3 step 4): the request already carries the Via sipwarden would add. */
   private hasOwnVia(msg: SipMessage, branch: string): boolean {
+    if (msg.topVia.branch === branch) return true;
+    // Most requests from phones carry one Via: decode the others only when there are some.
+    if (msg.findHeader('Via', msg.viaAt + 1) === -1 && msg.headerValueAt(msg.viaAt).indexOf(',') === -1) return false;
     for (const v of msg.vias) if (v.branch === branch) return true;
     return false;
   }

@@ -52,7 +52,8 @@ export class Target {
 export class Upstreams {
   readonly byName = new Map<string, { spec: UpstreamSpec; targets: Target[] }>();
   readonly all: Target[] = [];
-  private readonly byAddressPort = new Map<string, Target>();
+  /** port -> address -> target */
+  private readonly byPort = new Map<number, Map<string, Target>>();
   private readonly addresses = new Set<string>();
 
   constructor(
@@ -63,7 +64,9 @@ export class Upstreams {
       const targets = spec.targets.map((t) => {
         const target = new Target(t, spec.name, this.all.length);
         this.all.push(target);
-        this.byAddressPort.set(`${t.address}|${t.port}`, target);
+        let byAddress = this.byPort.get(t.port);
+        if (byAddress === undefined) this.byPort.set(t.port, (byAddress = new Map()));
+        byAddress.set(t.address, target);
         this.addresses.add(t.address);
         return target;
       });
@@ -83,7 +86,7 @@ export class Upstreams {
 
   /** The target at this address and port, if it is one. */
   find(address: string, port: number): Target | undefined {
-    return this.byAddressPort.get(`${address}|${port}`);
+    return this.byPort.get(port)?.get(address);
   }
 
   /** True if the address belongs to any target (messages from it come from the inside). */
