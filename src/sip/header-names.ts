@@ -194,7 +194,10 @@ export function identifyHeader(buf: Uint8Array, start: number, len: number): H {
 
 /**
  * `identifyHeader` comparing four octets at a time through `view`, a DataView over the
- * same octets as `buf` (the parser has one). 0x20 is OR-ed into every octet of a word.
+ * same octets as `buf` (the parser has one). 0x20 is OR-ed into every octet of a word; on
+ * printable octets (0x20-0x7e, which is all the parser passes) that folds case and maps
+ * nothing else onto a letter or '-', so a match is exact and the name a token. (CR would
+ * fold to '-'.)
  */
 export function identifyHeaderWords(view: DataView, buf: Uint8Array, start: number, len: number): H {
   if (len > MAX_NAME || len === 0) return H.Other;
@@ -233,6 +236,12 @@ const METHOD_KEY = new Uint8Array(32 * 32);
 for (let k = 0; k < METHODS.length; k++) {
   const m = METHODS[k]!;
   METHOD_KEY[(m.length << 5) | (m.charCodeAt(0) & 0x1f)] = k + 1;
+}
+
+/** Whether `method` is one of the shared constants `methodName` returns. */
+export function isKnownMethod(method: string): boolean {
+  const k = METHOD_KEY[((method.length & 31) << 5) | (method.charCodeAt(0) & 0x1f)]!;
+  return k !== 0 && METHODS[k - 1] === method;
 }
 
 /**

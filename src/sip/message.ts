@@ -43,6 +43,19 @@ export function headerMeta(id: number, flags: number, nameLength: number): numbe
 export const MAX_NAME_LENGTH = (1 << 22) - 1;
 
 const NO_HEADERS: number[] = [];
+
+/**
+ * buf.toString('latin1', a, b) without its argument handling: Buffer#latin1Slice, which
+ * every Node version has (toString calls it) but does not document, when it is there.
+ */
+const latin1: (buf: Buffer, a: number, b: number) => string =
+  typeof (Buffer.prototype as Partial<Latin1Slice>).latin1Slice === 'function'
+    ? (buf, a, b) => (buf as unknown as Latin1Slice).latin1Slice(a, b)
+    : (buf, a, b) => buf.toString('latin1', a, b);
+
+interface Latin1Slice {
+  latin1Slice(start: number, end: number): string;
+}
 /** Largest CSeq sequence number (RFC 3261 8.1.1.5: less than 2**31). */
 const MAX_CSEQ = 2 ** 31 - 1;
 
@@ -106,7 +119,7 @@ export class SipMessage {
    * shifted by `start`. Values with octets >= 0x80 are decoded as UTF-8 instead.
    */
   private get head(): string {
-    if (this._head === undefined) this._head = this.buf.toString('latin1', this.start, this.headersEnd);
+    if (this._head === undefined) this._head = latin1(this.buf, this.start, this.headersEnd);
     return this._head;
   }
 
@@ -395,13 +408,14 @@ export class SipMessage {
     while (i < b && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
     if (i === de || i === b) return undefined;
     const ms = i;
-    while (i < b && TOKEN_BYTE[buf[i]!] === 1) i++;
-    if (i < b) return undefined;
-    // A request's CSeq method is normally its own: share the string.
+    // A request's CSeq method is normally its own (a checked token): share the string.
     const m = this.method;
     let same = m.length === b - ms;
     for (let j = 0; same && j < m.length; j++) same = buf[ms + j] === m.charCodeAt(j);
-    return { seq, method: same ? m : methodName(buf, ms, b) };
+    if (same) return { seq, method: m };
+    while (i < b && TOKEN_BYTE[buf[i]!] === 1) i++;
+    if (i < b) return undefined;
+    return { seq, method: methodName(buf, ms, b) };
   }
 
   /** From, To: parsed in place in `head` when plain. */

@@ -5,9 +5,12 @@ import { SipParseError } from './errors.js';
  * stored lower-cased; a parameter without `=` has the value `null`. Kept as a flat array:
  * few entries, insertion order preserved, no prototype surprises from attacker-chosen names.
  */
+/** The items of every empty Params until its first `add` (most URIs have no parameters). */
+const NO_ITEMS: Array<string | null> = [];
+
 export class Params {
-  /** name0, value0, name1, value1, ... */
-  private readonly items: Array<string | null>;
+  /** name0, value0, name1, value1, ... (NO_ITEMS, shared, while empty: never written to). */
+  private items: Array<string | null>;
   /** The names, once there are many: keeps `add` constant-time on attacker-sized lists. */
   private names: Set<string> | undefined = undefined;
 
@@ -15,8 +18,8 @@ export class Params {
    * `items` (name0, value0, name1, value1, ...) is taken as it is, for parsers that built
    * it: names lower-case and distinct, at most 8 of them.
    */
-  constructor(items: Array<string | null> = []) {
-    this.items = items;
+  constructor(items: Array<string | null> = NO_ITEMS) {
+    this.items = items.length === 0 ? NO_ITEMS : items;
   }
 
   get size(): number {
@@ -46,6 +49,7 @@ export class Params {
    */
   add(name: string, value: string | null): boolean {
     const lower = name.toLowerCase();
+    if (this.items === NO_ITEMS) this.items = [];
     const items = this.items;
     if (this.names !== undefined) {
       if (this.names.has(lower)) return false;

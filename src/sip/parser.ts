@@ -1,6 +1,6 @@
 import { COLON, CR, HT, LF, SP, TOKEN, TOKEN_BYTE } from './chars.js';
 import { SipParseError } from './errors.js';
-import { H, identifyHeader, identifyHeaderWords, methodName } from './header-names.js';
+import { H, identifyHeader, identifyHeaderWords, isKnownMethod, methodName } from './header-names.js';
 import { DEFAULT_LIMITS, type ParseLimits } from './limits.js';
 import { HeaderFlag, headerMeta, MAX_NAME_LENGTH, SipMessage, Slot } from './message.js';
 import { validateMessage } from './validate.js';
@@ -13,10 +13,11 @@ export interface ParseOptions {
    */
   requireContentLength?: boolean;
   /**
-   * `essential` (default): framing, start line, header syntax, and the headers every
-   * proxy reads (Request-URI, top Via, From, To, Call-ID, CSeq, Max-Forwards,
-   * Content-Length). `full`: additionally decodes every header sipwarden knows (all Via
-   * entries, Contact, Route, Record-Route, Path, Expires, Date, auth headers).
+   * `essential` (default): framing, start line, header syntax, and the headers a proxy
+   * routes by (top Via, Call-ID, CSeq, Max-Forwards, Content-Length); From, To and the
+   * Request-URI are decoded on first use. `full`: additionally decodes every header
+   * sipwarden knows (From, To, Request-URI, all Via entries, Contact, Route, Record-Route,
+   * Path, Expires, Date, auth headers).
    */
   validate?: 'essential' | 'full';
 }
@@ -31,6 +32,29 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 let scratch: number[] = smiArray(128 * Slot.Size);
 /** Numbers of `scratch` filled so far, for the partial message of an error. */
 let scratchUsed = 0;
+
+/** An error found in the start line but raised after indexing (see parseStartLine). */
+const deferred: { error: SipParseError | undefined } = { error: undefined };
+
+/**
+ * The parser's own copy of the datagram being parsed, with a DataView for 32-bit reads
+ * (see parseMessage). Grown on demand up to WORK_MAX; larger buffers are read in place.
+ */
+const work = { bytes: Buffer.allocUnsafeSlow(0), view: new DataView(new ArrayBuffer(0)) };
+/** The largest UDP datagram. */
+const WORK_MAX = 65535;
+
+/** Octets to scan (`buf` or the parser's copy of it) and a DataView over them. */
+function scanSource(buf: Buffer): { bytes: Buffer; view: DataView } {
+  const len = buf.length;
+  if (len > WORK_MAX) return { bytes: buf, view: new DataView(buf.buffer, buf.byteOffset, len) };
+  if (work.bytes.length < len) {
+    work.bytes = Buffer.allocUnsafeSlow(Math.min(WORK_MAX, Math.max(len, 2 * work.bytes.length, 4096)));
+    work.view = new DataView(work.bytes.buffer, work.bytes.byteOffset, work.bytes.length);
+  }
+  work.bytes.set(buf);
+  return work;
+}
 
 /** A packed array of small integers (elements kind PACKED_SMI, so slices stay compact). */
 function smiArray(n: number): number[] {
@@ -60,11 +84,24 @@ export function parseMessage(buf: Buffer, options: ParseOptions = NO_OPTIONS): S
     // test per byte. A line starting after it cannot be complete.
     const last = buf[len - 1] === LF ? len - 1 : buf.lastIndexOf(LF);
     if (last < p) throw incomplete();
-    // 32-bit reads: four octets checked at once, header names compared a word at a time.
-    const view = new DataView(buf.buffer, buf.byteOffset, len);
-    msg.headersStart = parseStartLine(buf, view, p, msg) + 2;
+    // The start line and headers are scanned with 32-bit reads (four octets checked at
+    // once, header names compared a word at a time), in a copy held in the parser's own
+    // buffer: a memmove is much cheaper than a DataView per message.
+    const { bytes, view } = scanSource(buf);
+    deferred.error = undefined;
+    msg.headersStart = parseStartLine(bytes, view, p, last, msg) + 2;
     indexing = true;
-    indexHeaders(buf, view, msg, limits, last);
+    if (deferred.error === undefined) {
+      indexHeaders(bytes, view, msg, limits, last);
+    } else {
+      // A bad version wins over whatever else is wrong; the headers are for the 505.
+      try {
+        indexHeaders(bytes, view, msg, limits, last);
+      } catch (err) {
+        if (!(err instanceof SipParseError)) throw err;
+      }
+      throw deferred.error;
+    }
     finishParse(buf, msg, limits, options);
   } catch (err) {
     throw explain(err, buf, msg, limits, indexing);
@@ -124,9 +161,16 @@ function incomplete(): SipParseError {
   return new SipParseError('incomplete', 'Incomplete headers');
 }
 
-/** Returns the offset of the start line's CR. p is at or before the buffer's last LF. */
-function parseStartLine(buf: Buffer, view: DataView, p: number, msg: SipMessage): number {
-  const lastWord = buf.length - 4;
+/** Returns the offset of the start line's CR. p is at or before buf[last], the last LF. */
+function parseStartLine(buf: Buffer, view: DataView, p: number, last: number, msg: SipMessage): number {
+  const lastWord = last - 3;
+  // "SIP/" (any case) starts a Status-Line; no method does, '/' is not a token character.
+  const isStatus =
+    p + 3 < last &&
+    (buf[p]! | 0x20) === 0x73 &&
+    (buf[p + 1]! | 0x20) === 0x69 &&
+    (buf[p + 2]! | 0x20) === 0x70 &&
+    buf[p + 3] === 0x2f;
   let sp1 = -1;
   let sp2 = -1;
   let spaces = 0;
@@ -150,7 +194,8 @@ function parseStartLine(buf: Buffer, view: DataView, p: number, msg: SipMessage)
       spaces++;
     } else if (c === CR) {
       break;
-    } else if (c < 0x20 || c === 0x7f) {
+    } else if ((c < 0x20 || c === 0x7f) && !(c === HT && isStatus && spaces >= 2)) {
+      // HTAB is allowed in a Reason-Phrase only (RFC 3261 25.1).
       throw new SipParseError('bad-start-line', 'Bad start line');
     }
     i++;
@@ -159,7 +204,7 @@ function parseStartLine(buf: Buffer, view: DataView, p: number, msg: SipMessage)
   if (buf[eol + 1] !== LF) throw new SipParseError('bad-start-line', 'Bad start line');
 
   // Status-Line: SIP-Version SP Status-Code SP Reason-Phrase
-  if (eol - p >= 4 && buf[p] === 0x53 && buf[p + 1] === 0x49 && buf[p + 2] === 0x50 && buf[p + 3] === 0x2f) {
+  if (isStatus) {
     if (sp1 === -1) throw new SipParseError('bad-start-line', 'Bad start line');
     if (!isSip20(buf, p, sp1)) throw new SipParseError('bad-version', 'Version Not Supported');
     const codeEnd = sp2 === -1 ? eol : sp2;
@@ -180,18 +225,23 @@ function parseStartLine(buf: Buffer, view: DataView, p: number, msg: SipMessage)
   if (spaces !== 2 || sp1 === p || sp2 === sp1 + 1 || sp2 === eol - 1) {
     throw new SipParseError('bad-start-line', 'Bad request line');
   }
-  for (let k = p; k < sp1; k++) {
-    const c = buf[k]!;
-    if (c >= 128 || TOKEN[c] === 0) throw new SipParseError('bad-method', 'Bad method');
-  }
-  if (!isSip20(buf, sp2 + 1, eol)) {
-    const v = buf.toString('latin1', sp2 + 1, eol);
-    throw v.startsWith('SIP/')
-      ? new SipParseError('bad-version', 'Version Not Supported')
-      : new SipParseError('bad-start-line', 'Bad request line');
+  // A known method (a shared constant) is a token; any other is checked.
+  const method = methodName(buf, p, sp1);
+  if (!isKnownMethod(method)) {
+    for (let k = p; k < sp1; k++) {
+      const c = buf[k]!;
+      if (c >= 128 || TOKEN[c] === 0) throw new SipParseError('bad-method', 'Bad method');
+    }
   }
   msg.isRequest = true;
-  msg.method = methodName(buf, p, sp1);
+  msg.method = method;
+  if (!isSip20(buf, sp2 + 1, eol)) {
+    const v = buf.toString('latin1', sp2 + 1, eol);
+    if (!v.startsWith('SIP/')) throw new SipParseError('bad-start-line', 'Bad request line');
+    // Another SIP version: reported once the headers are indexed, so that the error
+    // carries them and the proxy can answer 505.
+    deferred.error = new SipParseError('bad-version', 'Version Not Supported');
+  }
   return eol;
 }
 
@@ -251,7 +301,7 @@ function escapedAt(buf: Buffer, vs: number, i: number): boolean {
  * of CRLF (a folded line continues with SP or HT). `buf[last]` is the buffer's last LF.
  */
 function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: ParseLimits, last: number): void {
-  const lastWord = buf.length - 4;
+  const lastWord = last - 3; // words read stay within buf[0, last]
   const maxSlots = limits.maxHeaders * Slot.Size;
   const maxHeaderBytes = limits.maxHeaderBytes;
   let index = scratch;
@@ -354,8 +404,14 @@ function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: Pars
       else if (c !== HT && (c === LF || !escapedAt(buf, vs, i))) throw badValue(buf, ns, ne);
       c = buf[++i]!;
     }
+    // Trailing whitespace, and a fold with nothing after it ("hi\r\n \r\n": a CRLF inside a
+    // value is always a fold's).
     let ve = i;
-    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+    for (;;) {
+      while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+      if (ve - 2 < vs || buf[ve - 1] !== LF) break;
+      ve -= 2;
+    }
     if (i + 2 - ns > maxHeaderBytes || ne - ns > MAX_NAME_LENGTH) {
       throw new SipParseError('header-too-long', 'Header Too Long');
     }

@@ -1,8 +1,9 @@
 /**
  * Byte-level fast paths for the values decoded on nearly every message: the top Via,
  * From and To, the Request-URI. They read a plain value (ASCII on one line) straight from
- * the message's Buffer, which V8 scans several times faster than a string, and take the
- * strings they return as slices of the message's latin1 `head`.
+ * the message's Buffer, which V8 scans faster than a string, in one pass where the string
+ * parsers take several, and take the strings they return as slices of the message's
+ * latin1 `head`.
  *
  * Each one handles the common shapes only and returns `undefined` for anything else,
  * errors included; the string parsers (via.ts, name-addr.ts, uri.ts) then decide. Those
@@ -50,12 +51,20 @@ function escapedRunEnd(buf: Buffer, i: number, b: number, table: Uint8Array): nu
   return i;
 }
 
-/** Port digits at buf[i, b) up to a non-digit: the port, or -1 if not 1-5 digits <= 65535. Sets `at.end`. */
+/** End of the run of `table` characters from `i`. */
 function runEnd(buf: Buffer, i: number, b: number, table: Uint8Array): number {
   while (i < b && table[buf[i]!] === 1) i++;
   return i;
 }
 
+/**
+ * Second return values of the helpers, without allocating: where the last scan stopped,
+ * and the host type and port `hostPortAt` found. (A constant object: its fields are
+ * cheaper to write than module-level `let`s, which need a TDZ check.)
+ */
+const at: { end: number; hostType: HostType; port: number | undefined } = { end: 0, hostType: 'none', port: undefined };
+
+/** Port digits at buf[i, b) up to a non-digit: the port, or -1 if not 1-5 digits <= 65535. Sets `at.end`. */
 function portAt(buf: Buffer, i: number, b: number): number {
   const ps = i;
   let port = 0;
@@ -68,13 +77,6 @@ function portAt(buf: Buffer, i: number, b: number): number {
   at.end = i;
   return i === ps || i - ps > 5 || port > 65535 ? -1 : port;
 }
-
-/**
- * Second return values of the helpers, without allocating: where the last scan stopped,
- * and the host type and port `hostPortAt` found. (A constant object: its fields are
- * cheaper to write than module-level `let`s, which need a TDZ check.)
- */
-const at: { end: number; hostType: HostType; port: number | undefined } = { end: 0, hostType: 'none', port: undefined };
 
 /**
  * host [":" port] at buf[i, b) (IPv4 or host name; IPv6 references are left to the string
@@ -191,7 +193,9 @@ function paramsAt(
     n++;
   }
   at.end = i;
-  return new Params(n === 0 ? [] : n === 1 ? [n0, v0] : n === 2 ? [n0, v0, n1, v1] : [n0, v0, n1, v1, n2, v2]);
+  return n === 0
+    ? new Params()
+    : new Params(n === 1 ? [n0, v0] : n === 2 ? [n0, v0, n1, v1] : [n0, v0, n1, v1, n2, v2]);
 }
 
 /** Parameter names seen on every message, shared instead of sliced (lower-case letters). */

@@ -1,9 +1,10 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import {
   HOSTNAME,
   indexIn,
   isDigit,
   isEscapedRun,
+  isIPv4,
   SCHEME,
   TEL,
   URI_HEADER,
