@@ -359,8 +359,15 @@ export class SipProxy {
     const value = msg.headerValueAt(msg.viaAt);
     const cut = firstElementEnd(value);
     let top = value.slice(0, cut).trimEnd();
-    top = setParam(top, 'received', peer.address);
-    if (rport) top = setParam(top, 'rport', String(peer.port));
+    // Common case first: a bare ";rport" (what phones send) and no received yet.
+    const at = rport && !via.params.has('received') ? top.indexOf(';rport') : -1;
+    const after = at === -1 ? -1 : at + 6;
+    if (after !== -1 && (after === top.length || top.charCodeAt(after) === 0x3b)) {
+      top = `${top.slice(0, after)}=${peer.port}${top.slice(after)};received=${peer.address}`;
+    } else {
+      top = setParam(top, 'received', peer.address);
+      if (rport) top = setParam(top, 'rport', String(peer.port));
+    }
     w.replace(msg.viaAt, top + value.slice(cut));
   }
 
@@ -411,8 +418,7 @@ export class SipProxy {
       this.onPingResponse?.(branch, msg);
       return;
     }
-    const vias = msg.vias;
-    const next = vias[1];
+    const next = msg.secondVia;
     if (next === undefined) {
       this.stats.count(this.stats.dropped, 'no-next-via');
       return;

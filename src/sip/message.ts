@@ -101,6 +101,7 @@ export class SipMessage {
 
   private _requestUri: SipUri | undefined = undefined;
   private _topVia: Via | undefined = undefined;
+  private _secondVia: Via | null | undefined = undefined;
   private _vias: Via[] | undefined = undefined;
   private _from: NameAddr | undefined = undefined;
   private _to: NameAddr | undefined = undefined;
@@ -305,6 +306,33 @@ export class SipMessage {
     return this._topVia;
   }
 
+  /**
+   * The second Via entry, where a response goes next once the top one is removed, decoded
+   * alone (a proxy needs no other); undefined when the message has a single Via.
+   */
+  get secondVia(): Via | undefined {
+    if (this._secondVia === undefined) this._secondVia = this.decodeSecondVia() ?? null;
+    return this._secondVia ?? undefined;
+  }
+
+  private decodeSecondVia(): Via | undefined {
+    const k = this.viaAt;
+    if (k === -1) return undefined;
+    const first = this.headerValueAt(k);
+    const cut = firstElementEnd(first);
+    if (cut < first.length) return parseVia(first, cut + 1, firstElementEnd(first, cut + 1));
+    const n = this.headerCount;
+    let k2 = k + 1;
+    while (k2 < n && this.headerIdAt(k2) !== H.Via) k2++;
+    if (k2 === n) return undefined;
+    if (this.isPlain(k2)) {
+      const via = plainVia(this.buf, this.head, this.start, this.valueStart(k2), this.valueEnd(k2));
+      if (via !== undefined) return via;
+    }
+    const v = this.headerValueAt(k2);
+    return parseVia(v, 0, firstElementEnd(v));
+  }
+
   /** Every Via entry, top first. */
   get vias(): Via[] {
     if (this._vias === undefined) {
@@ -465,7 +493,7 @@ export class SipMessage {
   }
 
   get routes(): NameAddr[] {
-    return this.nameAddrList(this.valuesOf(H.Route), 'Route');
+    return this.nameAddrsOf(H.Route, 'Route');
   }
 
   get recordRoutes(): NameAddr[] {
@@ -519,6 +547,25 @@ export class SipMessage {
   private nameAddrList(lines: string[], what: string): NameAddr[] {
     const out: NameAddr[] = [];
     for (const line of lines) for (const [a, b] of splitList(line)) out.push(parseNameAddr(line, a, b, what));
+    return out;
+  }
+
+  /** Every entry of a name-addr list header; a line holding one plain entry is decoded in place. */
+  private nameAddrsOf(id: H, what: string): NameAddr[] {
+    const out: NameAddr[] = [];
+    const n = this.headerCount;
+    for (let k = 0; k < n; k++) {
+      if (this.headerIdAt(k) !== id) continue;
+      if (this.isPlain(k)) {
+        const one = plainNameAddr(this.buf, this.head, this.start, this.valueStart(k), this.valueEnd(k));
+        if (one !== undefined) {
+          out.push(one);
+          continue;
+        }
+      }
+      const line = this.headerValueAt(k);
+      for (const [a, b] of splitList(line)) out.push(parseNameAddr(line, a, b, what));
+    }
     return out;
   }
 }
