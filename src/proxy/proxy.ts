@@ -72,8 +72,8 @@ export class SipProxy {
   refreshIdentity(): void {
     const own = new Map<number, Set<string>>();
     const add = (host: string, port: number) => {
-      let set = own.get(port);
-      if (set === undefined) own.set(port, (set = new Set()));
+      const set = own.get(port) ?? new Set<string>();
+      own.set(port, set);
       set.add(hostAddress(host).toLowerCase());
     };
     for (const l of this.transports.listeners) {

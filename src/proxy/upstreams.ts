@@ -64,8 +64,8 @@ export class Upstreams {
       const targets = spec.targets.map((t) => {
         const target = new Target(t, spec.name, this.all.length);
         this.all.push(target);
-        let byAddress = this.byPort.get(t.port);
-        if (byAddress === undefined) this.byPort.set(t.port, (byAddress = new Map()));
+        const byAddress = this.byPort.get(t.port) ?? new Map<string, Target>();
+        this.byPort.set(t.port, byAddress);
         byAddress.set(t.address, target);
         this.addresses.add(t.address);
         return target;

@@ -120,6 +120,17 @@ export class TransportManager {
     await this.stream.close();
   }
 
+  /** Counters for logs and metrics. */
+  stats(): Record<string, number> {
+    return {
+      udpSendErrors: this.udpSendErrors,
+      unroutable: this.unroutable,
+      connections: this.stream.connectionCount,
+      rejectedConnections: this.stream.rejectedConnections,
+      framingErrors: this.stream.framingErrors,
+    };
+  }
+
   get udpSendErrors(): number {
     let n = 0;
     for (const u of this.udp) n += u?.sendErrors ?? 0;

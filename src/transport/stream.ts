@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { SipParseError } from '../sip/errors.js';
 import { StreamFramer } from '../sip/framer.js';
 import type { ParseLimits } from '../sip/limits.js';
@@ -263,5 +263,3 @@ function remoteKey(transport: TransportName, address: string, port: number): str
 export function stripMapped(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
-
-export type { TLSSocket };

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './corpus.js';
 import { type Running, start } from './process.js';
@@ -71,4 +72,18 @@ function counter(output: string, label: string): number {
   if (!last) return -1;
   const cols = last.split('|').map((c) => c.trim());
   return Number(cols[2] ?? cols[1] ?? -1);
+}
+
+/**
+ * Starts a sipp UAS, then a sipp UAC (through sipwarden), and asserts that every call of
+ * the UAC succeeded and the UAS completed as many.
+ */
+export async function assertCalls(uasOptions: SippOptions, uacOptions: SippOptions): Promise<void> {
+  const uas = sipp(uasOptions);
+  await new Promise((r) => setTimeout(r, 200)); // the UAS listens before the first INVITE
+  const uac = sipp(uacOptions);
+  const [a, b] = await Promise.all([uac.result, uas.result]);
+  assert.equal(a.failed, 0, a.output);
+  assert.equal(a.successful, uacOptions.calls, a.output);
+  assert.equal(b.successful, uacOptions.calls, b.output);
 }

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { loadCorpus } from '../helpers/corpus.js';
-import { sipp } from '../helpers/sipp.js';
+import { assertCalls } from '../helpers/sipp.js';
 import { startSipwarden } from '../helpers/sipwarden.js';
 
 /** Sends every datagram from one socket at `from`, then collects replies for `waitMs`. */
@@ -69,19 +69,17 @@ describe('proxy: survives garbage, torture messages and half-open TCP', () => {
     assert.ok(badRequests >= 10, `400/505 answers to invalid requests: ${badRequests}`);
 
     // A legitimate caller still gets through.
-    const uas = sipp({ scenario: 'uas-call.xml', ip: '127.0.0.1', port: 15670, calls: 5 });
-    const uac = sipp({
-      scenario: 'uac-call.xml',
-      ip: '127.0.0.2',
-      port: 15690,
-      remote: '127.0.0.1:15660',
-      calls: 5,
-      rate: 10,
-    });
-    const [a, b] = await Promise.all([uac.result, uas.result]);
-    assert.equal(a.failed, 0, a.output);
-    assert.equal(a.successful, 5, a.output);
-    assert.equal(b.successful, 5, b.output);
+    await assertCalls(
+      { scenario: 'uas-call.xml', ip: '127.0.0.1', port: 15670, calls: 5 },
+      {
+        scenario: 'uac-call.xml',
+        ip: '127.0.0.2',
+        port: 15690,
+        remote: '127.0.0.1:15660',
+        calls: 5,
+        rate: 10,
+      },
+    );
     for (const c of halfOpen) c.destroy();
     assert.equal(sw.run.proc.exitCode, null, 'still running');
     assert.equal(await sw.stop(), 0);
