@@ -167,7 +167,7 @@ export class SipProxy {
       this.transports.send(peer, buildReply(msg, 420, 'Bad Extension', [`Unsupported: ${proxyRequire.join(', ')}`]));
       return undefined;
     }
-    const branch = this.branchFor(msg, peer);
+    const branch = this.branchFor(msg);
     if (this.hasOwnVia(msg, branch)) {
       if (msg.method !== 'ACK') this.reply(msg, peer, 482, 'Loop Detected');
       else this.stats.count(this.stats.dropped, 'loop');
@@ -376,31 +376,38 @@ export class SipProxy {
   }
 
   /**
-   * Stateless branch (RFC 3261 16.11): a hash of what identifies the incoming transaction,
-   * so a retransmission, the CANCEL and the ACK of a non-2xx get the same branch as the INVITE.
+   * Stateless branch (RFC 3261 16.11): a hash of what identifies the originating client
+   * transaction — the bottom Via (the client's own), Request-URI, Call-ID and CSeq number —
+   * so a retransmission, the CANCEL and the ACK of a non-2xx get the INVITE's branch. It does
+   * not depend on the Vias proxies added, so the same request coming round again through
+   * sipwarden gets the same branch and is caught as a loop (482), while a spiral (another
+   * Request-URI) is not.
    */
-  private branchFor(msg: SipMessage, peer: Peer): string {
-    const via = msg.topVia;
-    const b = via.branch;
-    const seed = this.options.branchSeed;
-    const h = b?.startsWith('z9hG4bK')
-      ? hash53Parts(seed, b, via.host, msg.requestUriText, peer.address, String(via.port ?? peer.port))
-      : hash53Parts(
-          seed,
-          `${msg.callId}|${msg.cseq.seq}`,
-          `${msg.from.tag}|${msg.to.tag}`,
-          msg.requestUriText,
-          msg.headerValueAt(msg.viaAt),
-          peer.address,
-        );
+  private branchFor(msg: SipMessage): string {
+    const bottom = this.hasSeveralVias(msg) ? msg.vias[msg.vias.length - 1]! : msg.topVia;
+    const b = bottom.branch;
+    const cookie = b?.startsWith('z9hG4bK') === true;
+    const h = hash53Parts(
+      this.options.branchSeed,
+      b ?? '',
+      `${bottom.host}:${bottom.port ?? ''}`,
+      msg.requestUriText,
+      msg.callId,
+      // RFC 2543 clients' branches are not unique: add the From tag for them.
+      cookie ? String(msg.cseq.seq) : `${msg.cseq.seq}|${msg.from.tag}`,
+    );
     return BRANCH_PREFIX + h.toString(36);
+  }
+
+  private hasSeveralVias(msg: SipMessage): boolean {
+    return msg.findHeader('Via', msg.viaAt + 1) !== -1 || msg.headerValueAt(msg.viaAt).indexOf(',') !== -1;
   }
 
   /** Loop detection (RFC 3261 16.3 step 4): the request already carries the Via sipwarden would add. */
   private hasOwnVia(msg: SipMessage, branch: string): boolean {
     if (msg.topVia.branch === branch) return true;
     // Most requests from phones carry one Via: decode the others only when there are some.
-    if (msg.findHeader('Via', msg.viaAt + 1) === -1 && msg.headerValueAt(msg.viaAt).indexOf(',') === -1) return false;
+    if (!this.hasSeveralVias(msg)) return false;
     for (const v of msg.vias) if (v.branch === branch) return true;
     return false;
   }

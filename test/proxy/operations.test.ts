@@ -49,6 +49,44 @@ describe('proxy: operations', () => {
     assert.equal(await sw.stop(), 0);
   });
 
+  it('answers 482 when a request comes round through sipwarden again', async () => {
+    // A misconfiguration that loops: the upstream is sipwarden's own address.
+    const sw = await startSipwarden(
+      'listen: [udp://127.0.0.1:16260]\nupstreams:\n  - name: pbx\n    targets: [udp://127.0.0.1:16260]\n    ping: false\n',
+      { listeners: 1 },
+    );
+    const replies = await new Promise<string[]>((resolve) => {
+      const s = createSocket('udp4');
+      const got: string[] = [];
+      s.on('message', (m) => got.push(m.toString()));
+      s.bind(16291, '127.0.0.2', () => {
+        const text = [
+          'OPTIONS sip:pbx@127.0.0.1:16260 SIP/2.0',
+          'Via: SIP/2.0/UDP 127.0.0.2:16291;branch=z9hG4bK-loop-1;rport',
+          'Max-Forwards: 70',
+          'From: <sip:a@127.0.0.2>;tag=1',
+          'To: <sip:pbx@127.0.0.1>',
+          'Call-ID: loop-1@127.0.0.2',
+          'CSeq: 1 OPTIONS',
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n');
+        s.send(Buffer.from(text), 16260, '127.0.0.1');
+        setTimeout(() => {
+          s.close();
+          resolve(got);
+        }, 500);
+      });
+    });
+    assert.equal(replies.length, 1, replies.join('\n---\n'));
+    assert.match(replies[0]!, /^SIP\/2\.0 482 Loop Detected/);
+    assert.equal((replies[0]!.match(/^Via:/gm) ?? []).length, 1, 'only the client Via is left');
+    assert.equal(await sw.stop(), 0);
+    const stopping = sw.logs().find((l) => l.event === 'stopping') as { stats: { requestsForwarded: number } };
+    assert.equal(stopping.stats.requestsForwarded, 1, 'the loop was cut at the second pass');
+  });
+
   it('takes a dead upstream target out of rotation and keeps calls flowing', async () => {
     // Target 15870 never answers; 15871 is a sipp UAS that also answers the OPTIONS pings.
     const sw = await startSipwarden(
