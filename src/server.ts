@@ -62,6 +62,12 @@ export class Server {
   }
 
   private wireHealth(): void {
+    const upstreams = this.proxy.upstreamSet;
+    this.transports.stream.tlsOptionsFor = (address, port) => {
+      const tls = upstreams().find(address, port)?.spec.tls;
+      if (tls === undefined) return undefined;
+      return { rejectUnauthorized: tls.verify, ca: tls.ca, servername: tls.serverName };
+    };
     this.proxy.onPingResponse = (branch, msg) => this.health.onResponse(branch, msg);
     this.transports.stream.onConnectFailed = (t, a, p) => this.health.onUnreachable(t, a, p);
   }
@@ -172,7 +178,16 @@ async function resolveUpstreams(config: Config): Promise<Upstreams> {
         address = r.address;
         family = r.family === 6 ? 6 : 4;
       }
-      targets.push({ transport: t.transport, address, port: t.port, family: family === 6 ? 6 : 4, url: t.url });
+      const tls =
+        t.transport === 'tls'
+          ? {
+              verify: u.tls.verify,
+              ca: u.tls.ca === undefined ? undefined : readFileSync(u.tls.ca),
+              // A target named by host name is checked against that name, not the resolved address.
+              serverName: u.tls.serverName ?? (t.family === 0 ? t.host : undefined),
+            }
+          : undefined;
+      targets.push({ transport: t.transport, address, port: t.port, family: family === 6 ? 6 : 4, url: t.url, tls });
     }
     specs.push({
       name: u.name,

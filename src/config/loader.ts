@@ -516,7 +516,14 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
         loc.add(['upstreams', i, 'ping', 'timeout'], `must not be longer than interval (${u.ping.interval} ms)`);
       }
     }
-    return { name: u.name, targets: u.targets, ping };
+    let ca: string | undefined;
+    if (u.tls.ca !== undefined) {
+      ca = isAbsolute(u.tls.ca) ? u.tls.ca : resolve(baseDir, u.tls.ca);
+      const problem = unreadable(ca);
+      if (problem) loc.add(['upstreams', i, 'tls', 'ca'], `cannot read ${describe(ca)}: ${problem}`);
+    }
+    const tls = { verify: u.tls.verify, ca, serverName: u.tls.server_name };
+    return { name: u.name, targets: u.targets, ping, tls };
   });
 
   const defaultUpstream = data.default_upstream ?? data.upstreams[0]!.name;

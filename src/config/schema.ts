@@ -121,6 +121,14 @@ export const upstreamSchema = z.strictObject({
   targets: z.array(endpoint({})).min(1, { error: 'must list at least one target' }),
   // `ping: true` means the defaults; `ping: false` turns the health check off.
   ping: z.union([z.boolean(), pingObject]).prefault(true),
+  // How sipwarden checks the certificates of this upstream's tls:// targets.
+  tls: z
+    .strictObject({
+      verify: z.boolean().default(true),
+      ca: nonEmpty.optional(),
+      server_name: nonEmpty.optional(),
+    })
+    .prefault({}),
 });
 
 export const configSchema = z.strictObject({

@@ -25,6 +25,17 @@ export interface UpstreamConfig {
   targets: readonly Endpoint[];
   /** OPTIONS health check, or false when disabled. */
   ping: Readonly<PingConfig> | false;
+  /** Certificate checks for tls:// targets. */
+  tls: Readonly<UpstreamTlsConfig>;
+}
+
+export interface UpstreamTlsConfig {
+  /** Verify the target's certificate chain and name (default true). */
+  verify: boolean;
+  /** Absolute path of a PEM file of CAs to trust instead of the system's, or undefined. */
+  ca: string | undefined;
+  /** Name to check the certificate against (and to send as SNI); default: the target's host. */
+  serverName: string | undefined;
 }
 
 export interface LimitsConfig {

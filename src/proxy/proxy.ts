@@ -61,6 +61,9 @@ export class SipProxy {
     this.refreshIdentity();
   }
 
+  /** The upstreams in force (they change on reload). */
+  readonly upstreamSet = (): Upstreams => this.upstreams;
+
   /** Applies a reloaded configuration; in-flight dialogs keep working (no state is lost). */
   reconfigure(upstreams: Upstreams, options: ProxyOptions): void {
     this.upstreams = upstreams;

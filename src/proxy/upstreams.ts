@@ -16,6 +16,8 @@ export interface TargetSpec {
   family: 4 | 6;
   /** As configured, for logs. */
   url: string;
+  /** Certificate checks when transport is tls. */
+  tls?: { verify: boolean; ca: Buffer | undefined; serverName: string | undefined };
 }
 
 export interface UpstreamSpec {

@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
+import { type ConnectionOptions, createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { SipParseError } from '../sip/errors.js';
 import { StreamFramer } from '../sip/framer.js';
 import type { ParseLimits } from '../sip/limits.js';
@@ -71,6 +71,11 @@ export class StreamTransport {
   private readonly perIp = new Map<string, number>();
   rejectedConnections = 0;
   framingErrors = 0;
+  /**
+   * TLS client options for a connection sipwarden opens to this address and port (the
+   * upstream's certificate checks); undefined: no verification (a phone's own TLS server).
+   */
+  tlsOptionsFor: ((address: string, port: number) => ConnectionOptions | undefined) | undefined = undefined;
   /** Called when a connection sipwarden opened fails before it is established. */
   onConnectFailed: ((transport: TransportName, address: string, port: number) => void) | undefined = undefined;
 
@@ -168,7 +173,7 @@ export class StreamTransport {
     }
     const socket =
       transport === 'tls'
-        ? tlsConnect({ host: address, port, rejectUnauthorized: false, servername: undefined })
+        ? tlsConnect({ rejectUnauthorized: false, ...this.tlsOptionsFor?.(address, port), host: address, port })
         : netConnect({ host: address, port });
     const conn = new Connection(
       nextConnId++,

@@ -120,6 +120,7 @@ describe('loadConfigFromString: a valid configuration', () => {
             { transport: 'tcp', host: '10.0.0.11', port: 5060, family: 4, url: 'tcp://10.0.0.11:5060' },
           ],
           ping: { interval: 10_000, timeout: 2_000, failures: 3 },
+          tls: { verify: true, ca: undefined, serverName: undefined },
         },
         {
           name: 'trunk',
@@ -134,6 +135,7 @@ describe('loadConfigFromString: a valid configuration', () => {
             { transport: 'udp', host: '2001:db8::20', port: 5080, family: 6, url: 'udp://[2001:db8::20]:5080' },
           ],
           ping: false,
+          tls: { verify: true, ca: undefined, serverName: undefined },
         },
       ],
       defaultUpstream: 'pbx',
@@ -583,6 +585,7 @@ describe('command-line overrides', () => {
         name: 'default',
         targets: [{ transport: 'udp', host: '127.0.0.1', port: 5070, family: 4, url: 'udp://127.0.0.1:5070' }],
         ping: { interval: 10_000, timeout: 2_000, failures: 3 },
+        tls: { verify: true, ca: undefined, serverName: undefined },
       },
     ]);
     assert.equal(config.defaultUpstream, 'default');

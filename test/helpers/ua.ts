@@ -65,7 +65,7 @@ export class StreamUa {
   }
 }
 
-/** Creates a self-signed certificate and key for 127.0.0.1 in `dir` with openssl. */
+/** Creates a self-signed certificate and key for 127.0.0.1 (CN and IP SAN) in `dir` with openssl. */
 export function makeCert(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
@@ -85,6 +85,8 @@ export function makeCert(dir: string): { cert: string; key: string } {
       '1',
       '-subj',
       '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
     ],
     { stdio: 'ignore' },
   );

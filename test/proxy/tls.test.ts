@@ -24,6 +24,9 @@ upstreams:
       { listeners: 2 },
     );
     const uas = sipp({ scenario: 'uas-call.xml', ip: '127.0.0.1', port: 15570, calls: 1 });
+    // A reliable transport outside means the phone never retransmits, and a stateless proxy
+    // does not either: the UAS must be listening before the INVITE crosses to UDP.
+    await new Promise((r) => setTimeout(r, 400));
     const ua = await StreamUa.connect({ tls: true, host: '127.0.0.1', port: 15561, localAddress: '127.0.0.2' });
     const me = `127.0.0.2:${ua.localPort}`;
     const common = (cseq: string) => [
