@@ -13,6 +13,7 @@
 import { cpus } from 'node:os';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { table } from '../common/table.js';
 import type { ParserAdapter } from './adapter.js';
 import { drachtioAdapter, jssipAdapter, sipJsAdapter } from './competitors.js';
 import { checksum, gcFunction, measureRetainedBytes, measureThroughput, type Rejection, validate } from './harness.js';
@@ -93,16 +94,6 @@ function median(values: readonly number[]): number {
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const formatRate = (perSecond: number): string => integer.format(perSecond);
-
-function table(header: string[], rows: string[][], rightAligned: ReadonlySet<number>): string {
-  const widths = header.map((cell, col) => Math.max(cell.length, ...rows.map((row) => row[col]!.length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, col) => (rightAligned.has(col) ? cell.padStart(widths[col]!) : cell.padEnd(widths[col]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 function commandLine(): string {
   const script = relative(process.cwd(), process.argv[1] ?? 'dist/bench/parser/run.js');

@@ -3,6 +3,8 @@
  * summary table and ratios at the end.
  */
 
+import { table } from '../common/table.js';
+
 export type ScenarioName = 'call' | 'options';
 
 export interface StepResult {
@@ -65,16 +67,6 @@ export const UNITS: Record<ScenarioName, { singular: string; plural: string; per
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const fmt = (n: number): string => (Number.isFinite(n) ? integer.format(n) : '-');
-
-export function table(header: string[], rows: string[][], rightAligned: ReadonlySet<number>): string {
-  const widths = header.map((cell, col) => Math.max(cell.length, ...rows.map((row) => (row[col] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, col) => (rightAligned.has(col) ? cell.padStart(widths[col]!) : cell.padEnd(widths[col]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 export const STEP_HEADER = [
   'offered/s',

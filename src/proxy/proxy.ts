@@ -38,6 +38,7 @@ export interface ProxyOptions {
 /** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 const PING_PREFIX = `${BRANCH_PREFIX}ping`;
+const NONE: readonly string[] = [];
 
 /**
  * The stateless proxy core (RFC 3261 section 16, 16.11): requests from the outside go to
@@ -164,7 +165,7 @@ export class SipProxy {
       return undefined;
     }
     // RFC 3261 16.3 step 5: sipwarden supports no extension a proxy must understand.
-    const proxyRequire = msg.headerValues('Proxy-Require');
+    const proxyRequire = msg.findHeaderId(H.ProxyRequire) === -1 ? NONE : msg.headerValues('Proxy-Require');
     if (proxyRequire.length > 0 && msg.method !== 'ACK' && msg.method !== 'CANCEL') {
       this.stats.count(this.stats.replies, 420);
       this.transports.send(peer, buildReply(msg, 420, 'Bad Extension', [`Unsupported: ${proxyRequire.join(', ')}`]));
@@ -403,7 +404,7 @@ export class SipProxy {
   }
 
   private hasSeveralVias(msg: SipMessage): boolean {
-    return msg.findHeader('Via', msg.viaAt + 1) !== -1 || msg.headerValueAt(msg.viaAt).indexOf(',') !== -1;
+    return msg.findHeaderId(H.Via, msg.viaAt + 1) !== -1 || msg.headerValueAt(msg.viaAt).indexOf(',') !== -1;
   }
 
   /** Loop detection (RFC 3261 16.3 step 4): the request already carries the Via sipwarden would add. */

@@ -225,6 +225,13 @@ export class SipMessage {
   }
 
   /** Position of the first header with this name (any case, compact forms too), or -1. */
+  /** Position of the first header with this id (see header-names.ts) at or after `from`, or -1. */
+  findHeaderId(id: number, from = 0): number {
+    const n = this.headerCount;
+    for (let k = from; k < n; k++) if (this.headerIdAt(k) === id) return k;
+    return -1;
+  }
+
   findHeader(name: string, from = 0): number {
     const id = headerIdOf(name);
     const n = this.headerCount;
