@@ -15,7 +15,7 @@ import type { Endpoint, HostPort } from './endpoint.js';
 import { type Env, retypePlain, substituteEnv } from './env.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { allowedKeysAt, configSchema, DEFAULTS, describeValue, type RawConfig } from './schema.js';
-import type { CliOverrides, Config, ListenConfig, PingConfig, UpstreamConfig } from './types.js';
+import type { CliOverrides, Config, GuardsConfig, ListenConfig, PingConfig, UpstreamConfig } from './types.js';
 
 export interface LoadOptions {
   /** Environment for `${VAR}` substitution. Default: `process.env`. */
@@ -546,6 +546,7 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
     loc.add(['tcp', 'max_connections_per_ip'], `must not be larger than max_connections (${data.tcp.max_connections})`);
   }
 
+  const dataDir = data.data_dir === undefined ? resolve(cwd, DEFAULTS.data_dir) : resolve(baseDir, data.data_dir);
   return {
     listen,
     upstreams,
@@ -564,8 +565,68 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
     },
     replies: { badRequestPerSecond: data.replies.bad_request_per_second },
     secret: data.secret === '' ? undefined : data.secret,
-    dataDir: data.data_dir === undefined ? resolve(cwd, DEFAULTS.data_dir) : resolve(baseDir, data.data_dir),
-    log: { level: data.log.level },
+    dataDir,
+    log: { level: data.log.level, file: data.log.file === undefined ? undefined : resolve(baseDir, data.log.file) },
+    guards: normaliseGuards(data.guards, baseDir),
+    store: { type: data.store.type, path: resolve(dataDir, data.store.file ?? DEFAULTS.store.file) },
+    firewall: {
+      sync: data.firewall.sync,
+      backend: data.firewall.backend,
+      table: data.firewall.table,
+      openTcpPorts: [...new Set(data.firewall.open_tcp_ports)],
+      scanSlowing: data.firewall.scan_slowing,
+    },
+  };
+}
+
+function normaliseGuards(g: RawConfig['guards'], baseDir: string): GuardsConfig {
+  const file = (p: string) => resolve(baseDir, p);
+  const s = g.scanner.signals;
+  return {
+    chain: g.chain,
+    reply: g.reply,
+    repliesPerSecond: g.replies_per_second,
+    acl: {
+      mode: g.acl.mode,
+      allow: [...new Set(g.acl.allow)],
+      deny: [...new Set(g.acl.deny)],
+      allowFiles: g.acl.allow_files.map(file),
+      denyFiles: g.acl.deny_files.map(file),
+      default: g.acl.default,
+      action: g.acl.action,
+    },
+    bans: {
+      mode: g.bans.mode,
+      action: g.bans.action,
+      defaultDuration: g.bans.default_duration,
+      maxBans: g.bans.max_bans,
+    },
+    flood: {
+      mode: g.flood.mode,
+      window: g.flood.window,
+      maxMessages: g.flood.max_messages,
+      ban: g.flood.ban,
+      ipv4Prefix: g.flood.ipv4_prefix,
+      ipv6Prefix: g.flood.ipv6_prefix,
+      maxSources: g.flood.max_sources,
+    },
+    sanity: { mode: g.sanity.mode, checks: [...new Set(g.sanity.checks)] },
+    scanner: {
+      mode: g.scanner.mode,
+      userAgents: g.scanner.user_agents,
+      sdpSessionNames: g.scanner.sdp_session_names,
+      signals: {
+        user_agent: s.user_agent,
+        sql_injection: s.sql_injection,
+        shell_metacharacters: s.shell_metacharacters,
+        ip_literal_host: s.ip_literal_host,
+        record_route_spoofing: s.record_route_spoofing,
+        sdp_session_name: s.sdp_session_name,
+      },
+      scoreThreshold: g.scanner.score_threshold,
+      scoreWindow: g.scanner.score_window,
+      ban: g.scanner.ban,
+    },
   };
 }
 

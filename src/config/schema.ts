@@ -12,6 +12,7 @@ import { normalizeCidr } from '../net/cidr.js';
 import { describe } from '../net/ip.js';
 import { DURATION_HINT, formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
 import { type Endpoint, type EndpointOptions, type HostPort, parseEndpoint, parseHostPort } from './endpoint.js';
+import { SANITY_CHECKS } from './types.js';
 
 /** Defaults of every optional setting (durations in milliseconds). */
 export const DEFAULTS = Object.freeze({
@@ -27,7 +28,97 @@ export const DEFAULTS = Object.freeze({
   replies: Object.freeze({ bad_request_per_second: 50 }),
   data_dir: './data',
   log: Object.freeze({ level: 'info' as const }),
+  guards: Object.freeze({
+    chain: Object.freeze(['acl', 'bans', 'flood', 'sanity', 'scanner'] as const),
+    reply: Object.freeze({ code: 403, reason: 'Forbidden' }),
+    replies_per_second: 100,
+    acl: Object.freeze({ mode: 'enforce' as const, default: 'allow' as const, action: 'drop' as const }),
+    bans: Object.freeze({
+      mode: 'enforce' as const,
+      action: 'drop' as const,
+      default_duration: 3_600_000,
+      max_bans: 100_000,
+    }),
+    flood: Object.freeze({
+      mode: 'enforce' as const,
+      window: 2_000,
+      max_messages: 16,
+      ban: 300_000,
+      ipv4_prefix: 32,
+      ipv6_prefix: 64,
+      max_sources: 100_000,
+    }),
+    scanner: Object.freeze({
+      mode: 'enforce' as const,
+      score_threshold: 10,
+      score_window: 600_000,
+      ban: 3_600_000,
+      signals: Object.freeze({
+        user_agent: Object.freeze({ action: 'ban' as const, points: 10 }),
+        sql_injection: Object.freeze({ action: 'ban' as const, points: 10 }),
+        shell_metacharacters: Object.freeze({ action: 'ban' as const, points: 10 }),
+        ip_literal_host: Object.freeze({ action: 'score' as const, points: 3 }),
+        record_route_spoofing: Object.freeze({ action: 'drop' as const, points: 5 }),
+        sdp_session_name: Object.freeze({ action: 'ban' as const, points: 10 }),
+      }),
+    }),
+  }),
+  store: Object.freeze({ type: 'sqlite' as const, file: 'sipwarden.db' }),
+  firewall: Object.freeze({
+    sync: false,
+    backend: 'nftables' as const,
+    table: 'sipwarden',
+    open_tcp_ports: Object.freeze([22]),
+    scan_slowing: true,
+  }),
 });
+
+/**
+ * User-Agent patterns of real scanning and attack tools (substrings, case-insensitive), from
+ * SIPVicious, sipcli, SIPp-based scanners and the names seen in honeypot and APIBAN data.
+ */
+export const DEFAULT_SCANNER_USER_AGENTS: readonly string[] = Object.freeze([
+  'friendly-scanner',
+  'sipvicious',
+  'sipcli',
+  'sip-scan',
+  'sipsak',
+  'sundayddr',
+  'iwar',
+  'vaxsipuseragent',
+  'pplsip',
+  'sip.scan',
+  'sipscan',
+  'siparmyknife',
+  'smap',
+  'cseq-scanner',
+  'voip-scanner',
+  'svcrack',
+  'svwar',
+  'svmap',
+  'sivus',
+  'nessus',
+  'nmap',
+  'masscan',
+  'zgrab',
+  'sipptk',
+  'ozeki',
+  'fpbx',
+  'gulp',
+  'pytelephony',
+  'sip-tester',
+  'custom sip',
+  'voipbuster',
+  'webphone-scanner',
+]);
+
+/** SDP session names (`s=`) of attack tools. */
+export const DEFAULT_SCANNER_SDP_NAMES: readonly string[] = Object.freeze([
+  'sipvicious',
+  'svcrack',
+  'sipcli',
+  'sip-scan',
+]);
 
 export const MIN_SECRET_LENGTH = 32;
 
@@ -98,6 +189,98 @@ const advertise = z.string().transform((text, ctx): HostPort => {
 
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
 
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `must be one of ${values.join(', ')}` });
+}
+
+const mode = oneOf(['enforce', 'monitor', 'off'] as const);
+
+/** One scanner signal: an action name, or `{ action, points }`. */
+const signal = (d: { action: SignalAction; points: number }) =>
+  z
+    .union([
+      oneOf(SIGNAL_ACTIONS),
+      z.strictObject({ action: oneOf(SIGNAL_ACTIONS).default(d.action), points: integer(0, 1000).default(d.points) }),
+    ])
+    .default(d.action)
+    .transform((v) => (typeof v === 'string' ? { action: v, points: d.points } : v));
+
+const SIGNAL_ACTIONS = ['off', 'drop', 'reply', 'ban', 'honeypot', 'score'] as const;
+type SignalAction = (typeof SIGNAL_ACTIONS)[number];
+const G = DEFAULTS.guards;
+
+const guardsSchema = z.strictObject({
+  chain: z
+    .array(oneOf(['acl', 'bans', 'flood', 'sanity', 'scanner'] as const))
+    .refine((list) => new Set(list).size === list.length, { error: 'lists a guard twice' })
+    .default([...G.chain]),
+  reply: z
+    .strictObject({
+      code: integer(300, 699),
+      reason: z.string().regex(/^[\x20-\x7e]{1,64}$/, { error: 'must be 1-64 printable ASCII characters' }),
+    })
+    .default({ ...G.reply }),
+  replies_per_second: integer(0, 1_000_000).default(G.replies_per_second),
+  acl: z
+    .strictObject({
+      mode: mode.default(G.acl.mode),
+      allow: z.array(cidr).default([]),
+      deny: z.array(cidr).default([]),
+      allow_files: z.array(nonEmpty).default([]),
+      deny_files: z.array(nonEmpty).default([]),
+      default: oneOf(['allow', 'deny'] as const).default(G.acl.default),
+      action: oneOf(['drop', 'reply'] as const).default(G.acl.action),
+    })
+    .prefault({}),
+  bans: z
+    .strictObject({
+      mode: mode.default(G.bans.mode),
+      action: oneOf(['drop', 'reply', 'honeypot'] as const).default(G.bans.action),
+      default_duration: duration(1000).default(G.bans.default_duration),
+      max_bans: integer(1, 10_000_000).default(G.bans.max_bans),
+    })
+    .prefault({}),
+  flood: z
+    .strictObject({
+      mode: mode.default(G.flood.mode),
+      window: duration(100).default(G.flood.window),
+      max_messages: integer(1, 10_000_000).default(G.flood.max_messages),
+      ban: duration(1000).default(G.flood.ban),
+      ipv4_prefix: integer(8, 32).default(G.flood.ipv4_prefix),
+      ipv6_prefix: integer(16, 128).default(G.flood.ipv6_prefix),
+      max_sources: integer(100, 100_000_000).default(G.flood.max_sources),
+    })
+    .prefault({}),
+  sanity: z
+    .strictObject({
+      mode: mode.default('enforce'),
+      checks: z
+        .array(z.enum(SANITY_CHECKS, { error: `must be one of ${SANITY_CHECKS.join(', ')}` }))
+        .default([...SANITY_CHECKS]),
+    })
+    .prefault({}),
+  scanner: z
+    .strictObject({
+      mode: mode.default(G.scanner.mode),
+      user_agents: z.array(nonEmpty).default([...DEFAULT_SCANNER_USER_AGENTS]),
+      sdp_session_names: z.array(nonEmpty).default([...DEFAULT_SCANNER_SDP_NAMES]),
+      signals: z
+        .strictObject({
+          user_agent: signal(G.scanner.signals.user_agent),
+          sql_injection: signal(G.scanner.signals.sql_injection),
+          shell_metacharacters: signal(G.scanner.signals.shell_metacharacters),
+          ip_literal_host: signal(G.scanner.signals.ip_literal_host),
+          record_route_spoofing: signal(G.scanner.signals.record_route_spoofing),
+          sdp_session_name: signal(G.scanner.signals.sdp_session_name),
+        })
+        .prefault({}),
+      score_threshold: integer(1, 1_000_000).default(G.scanner.score_threshold),
+      score_window: duration(1000).default(G.scanner.score_window),
+      ban: duration(1000).default(G.scanner.ban),
+    })
+    .prefault({}),
+});
+
 export const listenSchema = z.union([
   endpoint({ requireIp: true, allowPortZero: true }),
   z.strictObject({
@@ -167,6 +350,28 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default(DEFAULTS.log.level),
+      file: nonEmpty.optional(),
+    })
+    .prefault({}),
+  guards: guardsSchema.prefault({}),
+  store: z
+    .strictObject({
+      type: oneOf(['sqlite', 'memory'] as const).default(DEFAULTS.store.type),
+      file: nonEmpty.optional(),
+    })
+    .prefault({}),
+  firewall: z
+    .strictObject({
+      sync: z.boolean().default(DEFAULTS.firewall.sync),
+      backend: oneOf(['nftables', 'iptables'] as const).default(DEFAULTS.firewall.backend),
+      table: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,23}$/, {
+          error: 'must be 1-24 lower-case letters, digits or "_", starting with a letter',
+        })
+        .default(DEFAULTS.firewall.table),
+      open_tcp_ports: z.array(integer(1, 65535)).default([...DEFAULTS.firewall.open_tcp_ports]),
+      scan_slowing: z.boolean().default(DEFAULTS.firewall.scan_slowing),
     })
     .prefault({}),
 });

@@ -60,6 +60,148 @@ export interface RepliesConfig {
 
 export interface LogConfig {
   level: LogLevel;
+  /** Absolute path of a file to append log lines to (besides stdout), or undefined. */
+  file: string | undefined;
+}
+
+// ---- guards ----
+
+export type GuardMode = 'enforce' | 'monitor' | 'off';
+export type GuardName = 'acl' | 'bans' | 'flood' | 'sanity' | 'scanner';
+
+export interface GuardReplyConfig {
+  /** Status code of `reply` actions (e.g. 403). */
+  code: number;
+  reason: string;
+}
+
+export interface AclConfig {
+  mode: GuardMode;
+  /** Canonical addresses/networks that skip the rest of the chain. */
+  allow: readonly string[];
+  /** Canonical addresses/networks that are refused. */
+  deny: readonly string[];
+  /** Absolute paths of allow-list files (one address or network per line, `#` comments), re-read on change. */
+  allowFiles: readonly string[];
+  /** Absolute paths of deny-list files, same format. */
+  denyFiles: readonly string[];
+  /** Sources on neither list: `allow` lets them through, `deny` admits only allow-listed sources. */
+  default: 'allow' | 'deny';
+  /** What a denied source gets. */
+  action: 'drop' | 'reply';
+}
+
+export interface BansGuardConfig {
+  mode: GuardMode;
+  /** What a banned source's messages get. */
+  action: 'drop' | 'reply' | 'honeypot';
+  /** Length of a ban added without one (CLI, admin API), in ms. */
+  defaultDuration: number;
+  /** Most bans held at once; beyond it the ban expiring soonest is replaced. */
+  maxBans: number;
+}
+
+export interface FloodConfig {
+  mode: GuardMode;
+  /** Sampling window in ms (pike's sampling_time_unit). */
+  window: number;
+  /** Messages one source (prefix) may send per window (pike's reqs_density_per_unit). */
+  maxMessages: number;
+  /** Ban length in ms. */
+  ban: number;
+  /** Prefix length that makes one IPv4 source (32: each address). */
+  ipv4Prefix: number;
+  /** Prefix length that makes one IPv6 source (64: a whole /64). */
+  ipv6Prefix: number;
+  /** Most sources tracked at once; the least active are forgotten first. */
+  maxSources: number;
+}
+
+export const SANITY_CHECKS = [
+  'required_headers',
+  'request_uri',
+  'via',
+  'cseq',
+  'content_length',
+  'max_forwards',
+  'expires',
+  'proxy_require',
+  'uris',
+  'to_tag',
+  'credentials',
+] as const;
+export type SanityCheck = (typeof SANITY_CHECKS)[number];
+
+export interface SanityConfig {
+  mode: GuardMode;
+  /** Checks to make (default: all). */
+  checks: readonly SanityCheck[];
+}
+
+export type SignalAction = 'off' | 'drop' | 'reply' | 'ban' | 'honeypot' | 'score';
+export const SCANNER_SIGNALS = [
+  'user_agent',
+  'sql_injection',
+  'shell_metacharacters',
+  'ip_literal_host',
+  'record_route_spoofing',
+  'sdp_session_name',
+] as const;
+export type ScannerSignal = (typeof SCANNER_SIGNALS)[number];
+
+export interface SignalConfig {
+  action: SignalAction;
+  /** Points added to the source's score (action `score`). */
+  points: number;
+}
+
+export interface ScannerConfig {
+  mode: GuardMode;
+  /** User-Agent patterns: case-insensitive substrings, or `/regex/` (case-insensitive). */
+  userAgents: readonly string[];
+  /** SDP session names (`s=` line) of known tools, same pattern syntax. */
+  sdpSessionNames: readonly string[];
+  /** What each signal does. */
+  signals: Readonly<Record<ScannerSignal, Readonly<SignalConfig>>>;
+  /** Score at which a source is banned; each signal adds its points at most once per window. */
+  scoreThreshold: number;
+  /** Window of the score in ms. */
+  scoreWindow: number;
+  /** Ban length for `ban` actions and reached thresholds, in ms. */
+  ban: number;
+}
+
+export interface GuardsConfig {
+  /** Guards in the order they run; a guard not listed does not run. */
+  chain: readonly GuardName[];
+  /** Answer of every `reply` action. */
+  reply: Readonly<GuardReplyConfig>;
+  /** Guard answers (all sources together) per second; beyond it they are dropped silently. */
+  repliesPerSecond: number;
+  acl: Readonly<AclConfig>;
+  bans: Readonly<BansGuardConfig>;
+  flood: Readonly<FloodConfig>;
+  sanity: Readonly<SanityConfig>;
+  scanner: Readonly<ScannerConfig>;
+}
+
+export interface StoreConfig {
+  /** `sqlite` (default: survives restarts) or `memory`. */
+  type: 'sqlite' | 'memory';
+  /** Absolute path of the SQLite file (default `<data_dir>/sipwarden.db`). */
+  path: string;
+}
+
+export interface FirewallConfig {
+  /** Keep the kernel's banned-address sets filled from the bans (needs root / CAP_NET_ADMIN). */
+  sync: boolean;
+  backend: 'nftables' | 'iptables';
+  /** nftables table name, and prefix of iptables chains and ipsets. */
+  table: string;
+  /** Other TCP ports the rendered host ruleset keeps open (e.g. SSH). */
+  openTcpPorts: readonly number[];
+  /** Include the port-scan-slowing rules (TCP flag sanity, ICMP limits, random reject of probes). */
+  scanSlowing: boolean;
 }
 
 export interface Config {
@@ -77,6 +219,9 @@ export interface Config {
   /** Absolute path of the data directory. */
   dataDir: string;
   log: Readonly<LogConfig>;
+  guards: Readonly<GuardsConfig>;
+  store: Readonly<StoreConfig>;
+  firewall: Readonly<FirewallConfig>;
 }
 
 /** Command-line flags that override (replace) the file's values. */

@@ -76,9 +76,66 @@ const FULL = yaml(
   'log: { level: debug }', //                                 24
 );
 
+describe('loadConfigFromString: guards, store and firewall', () => {
+  it('reads every guard section', () => {
+    const config = load(
+      yaml(
+        MINIMAL,
+        'guards:',
+        '  chain: [bans, flood, scanner]',
+        '  reply: { code: 488, reason: Not Here }',
+        '  acl: { deny: [192.0.2.0/24], deny_files: [deny.txt], default: deny, action: reply }',
+        '  bans: { action: reply, default_duration: 10m, max_bans: 500 }',
+        '  flood: { mode: monitor, window: 1s, max_messages: 50, ban: 1m, ipv6_prefix: 56, max_sources: 1000 }',
+        '  sanity: { checks: [via, cseq] }',
+        '  scanner:',
+        "    user_agents: [evil, '/^bad[0-9]+$/']",
+        '    signals: { user_agent: honeypot, ip_literal_host: { action: score, points: 7 } }',
+        '    score_threshold: 20',
+        'store: { type: memory }',
+        'firewall: { sync: true, backend: iptables, open_tcp_ports: [22, 2222] }',
+      ),
+    );
+    const g = config.guards;
+    assert.deepEqual(g.chain, ['bans', 'flood', 'scanner']);
+    assert.deepEqual(g.reply, { code: 488, reason: 'Not Here' });
+    assert.deepEqual(g.acl.deny, ['192.0.2.0/24']);
+    assert.deepEqual(g.acl.denyFiles, [join(dir, 'deny.txt')]);
+    assert.equal(g.acl.default, 'deny');
+    assert.deepEqual(g.bans, { mode: 'enforce', action: 'reply', defaultDuration: 600_000, maxBans: 500 });
+    assert.equal(g.flood.mode, 'monitor');
+    assert.equal(g.flood.ipv6Prefix, 56);
+    assert.deepEqual(g.sanity.checks, ['via', 'cseq']);
+    assert.deepEqual(g.scanner.userAgents, ['evil', '/^bad[0-9]+$/']);
+    assert.deepEqual(g.scanner.signals.user_agent, { action: 'honeypot', points: 10 });
+    assert.deepEqual(g.scanner.signals.ip_literal_host, { action: 'score', points: 7 });
+    assert.deepEqual(g.scanner.signals.sql_injection, { action: 'ban', points: 10 });
+    assert.equal(g.scanner.scoreThreshold, 20);
+    assert.equal(config.store.type, 'memory');
+    assert.deepEqual(config.firewall.openTcpPorts, [22, 2222]);
+    assert.equal(config.firewall.backend, 'iptables');
+  });
+
+  it('names the line and field of a bad guard setting', () => {
+    const err = loadError(yaml(MINIMAL, 'guards:', '  flood: { window: fast }', '  chain: [bans, nope]'));
+    assert.deepEqual(
+      err.issues.map((i) => `${i.line} ${i.path}: ${i.message}`),
+      [
+        '6 guards.flood.window: "fast" is not a duration (e.g. 500ms, 2s, 5m, 1h, 1d, or a number of seconds)',
+        '7 guards.chain[1]: must be one of acl, bans, flood, sanity, scanner, got "nope"',
+      ],
+    );
+  });
+});
+
 describe('loadConfigFromString: a valid configuration', () => {
   it('normalises every section of a full file', () => {
-    const config = load(FULL, {}, { env: { SIPWARDEN_SECRET: SECRET } });
+    const {
+      guards: _guards,
+      store: _store,
+      firewall: _firewall,
+      ...config
+    } = load(FULL, {}, { env: { SIPWARDEN_SECRET: SECRET } });
     assert.deepEqual(config, {
       listen: [
         {
@@ -145,7 +202,7 @@ describe('loadConfigFromString: a valid configuration', () => {
       replies: { badRequestPerSecond: 20 },
       secret: SECRET,
       dataDir: '/var/lib/sipwarden',
-      log: { level: 'debug' },
+      log: { level: 'debug', file: undefined },
     });
   });
 
@@ -164,7 +221,21 @@ describe('loadConfigFromString: a valid configuration', () => {
     assert.deepEqual(config.replies, { badRequestPerSecond: 50 });
     assert.equal(config.secret, undefined);
     assert.equal(config.dataDir, join(dir, 'data'));
-    assert.deepEqual(config.log, { level: 'info' });
+    assert.deepEqual(config.log, { level: 'info', file: undefined });
+    assert.deepEqual(config.guards.chain, ['acl', 'bans', 'flood', 'sanity', 'scanner']);
+    assert.deepEqual(config.guards.flood, {
+      mode: 'enforce',
+      window: 2_000,
+      maxMessages: 16,
+      ban: 300_000,
+      ipv4Prefix: 32,
+      ipv6Prefix: 64,
+      maxSources: 100_000,
+    });
+    assert.deepEqual(config.guards.scanner.signals.ip_literal_host, { action: 'score', points: 3 });
+    assert.ok(config.guards.scanner.userAgents.includes('friendly-scanner'));
+    assert.deepEqual(config.store, { type: 'sqlite', path: join(dir, 'data', 'sipwarden.db') });
+    assert.equal(config.firewall.sync, false);
   });
 
   it('returns a deeply frozen object', () => {
