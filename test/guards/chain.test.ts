@@ -16,7 +16,7 @@ class Fixed implements Guard {
   constructor(
     readonly name: string,
     private readonly verdict: Verdict,
-    private readonly phase: 'source' | 'message',
+    phase: 'source' | 'message',
   ) {
     if (phase === 'source') this.checkSource = () => this.answer();
     else this.checkMessage = () => this.answer();
