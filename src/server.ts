@@ -5,6 +5,10 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { buildTrustedSet, ensureSecret } from './config/index.js';
 import type { Config, ListenConfig } from './config/types.js';
+import { GuardBuilder } from './guards/build.js';
+import type { GuardChain } from './guards/chain.js';
+import { EventStream } from './guards/events.js';
+import { logEvents } from './ops/event-log.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
 import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
@@ -22,6 +26,9 @@ export class Server {
     /** URL of each listener by index ('' once removed by a reload). */
     private readonly listenerUrls: string[],
     private readonly log: EventLogger,
+    /** Every guard decision, for logs, metrics and the dashboard. */
+    readonly events: EventStream,
+    private readonly guards: GuardBuilder,
   ) {
     this.wireHealth();
     health.start();
@@ -53,8 +60,31 @@ export class Server {
       await transports.close();
       throw err;
     }
-    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key), log);
-    const server = new Server(transports, proxy, new HealthChecker(upstreams, transports, log), urls, log);
+    const events = new EventStream();
+    events.onListenerError = (err) => log.warn({ event: 'event-listener-failed' }, String(err));
+    logEvents(events, log);
+    const identity = {
+      isOwnHost: (host: string, port: number | undefined) => proxy?.isOwnHost(host, port) ?? false,
+      isTrusted: (address: string) => proxy?.isTrustedAddress(address) ?? false,
+    };
+    const guards = new GuardBuilder({ events, store: undefined, log, identity });
+    let chain: GuardChain;
+    try {
+      chain = guards.build(config.guards);
+    } catch (err) {
+      await transports.close();
+      throw err;
+    }
+    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain), log);
+    const server = new Server(
+      transports,
+      proxy,
+      new HealthChecker(upstreams, transports, log),
+      urls,
+      log,
+      events,
+      guards,
+    );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
     }
@@ -86,7 +116,7 @@ export class Server {
     }
     const upstreams = await resolveUpstreams(config);
     this.health.stop();
-    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config)));
+    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), this.guards.build(config.guards)));
     this.health = new HealthChecker(upstreams, this.transports, this.log);
     this.wireHealth();
     this.health.start();
@@ -99,6 +129,7 @@ export class Server {
   async stop(): Promise<void> {
     this.health.stop();
     await this.transports.close();
+    this.guards.close();
   }
 }
 
@@ -148,7 +179,7 @@ function flowKey(config: Config): Buffer {
   return createHash('sha256').update(ensureSecret(config)).digest();
 }
 
-function proxyOptions(config: Config, key: Buffer): ProxyOptions {
+function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
   const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
@@ -157,6 +188,8 @@ function proxyOptions(config: Config, key: Buffer): ProxyOptions {
     badRequestPerSecond: config.replies.badRequestPerSecond,
     isTrusted: (address) => trusted.has(address),
     branchSeed: key.readUInt32BE(0),
+    guards,
+    guardRepliesPerSecond: config.guards.repliesPerSecond,
   };
 }
 

@@ -1,19 +1,29 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.js';
+import type { Source } from '../guards/types.js';
+import { normalizeIp } from '../net/cidr.js';
 import { SipParseError } from '../sip/errors.js';
 import { StreamFramer } from '../sip/framer.js';
 import type { SipMessage } from '../sip/message.js';
 import type { NameAddr } from '../sip/name-addr.js';
 import { parseMessage } from '../sip/parser.js';
 import { formatUri } from '../sip/uri.js';
+import type { TransportName } from '../transport/types.js';
+import { GuardDryRun } from './guard-dry-run.js';
 
-export const CHECK_MESSAGE_USAGE = `Usage: sipwarden check-message [--stream] FILE... (or - for standard input)
+export const CHECK_MESSAGE_USAGE = `Usage: sipwarden check-message [--stream] [--config FILE] [--source IP[:PORT]] FILE... (or - for standard input)
 
 Parses raw SIP messages and prints one JSON line per message: ok, or the parse error
 with its reason, and the decoded essentials. Exit status 1 if any message failed.
 
-  --stream   treat each input as a TCP/TLS byte stream holding several messages
-             (framed by Content-Length) instead of one datagram`;
+  --stream         treat each input as a TCP/TLS byte stream holding several messages
+                   (framed by Content-Length) instead of one datagram
+  --config FILE    also run the configured guards on each message (a dry run: nothing is
+                   banned, nothing is kept between messages) and print each guard's verdict
+  --source IP      the address the message comes from (default 192.0.2.1); with --config
+  --transport T    udp, tcp or tls (default udp, tcp with --stream); with --config`;
 
 /** The JSON summary printed for one message. */
 export interface MessageReport {
@@ -42,6 +52,20 @@ export interface MessageReport {
   server?: string;
   authUsername?: string;
   contentLength?: number;
+  /** With --config: what each guard of the chain says, in chain order. */
+  guards?: GuardReport[];
+  /** With --config: what sipwarden would do (the first enforced verdict other than pass). */
+  verdict?: string;
+}
+
+export interface GuardReport {
+  guard: string;
+  mode: string;
+  action: string;
+  rule?: string;
+  detail?: string;
+  reply?: string;
+  ban?: { target: string; seconds: number; reason: string };
 }
 
 interface AddressReport {
@@ -86,17 +110,40 @@ export function reportMessage(source: string, msg: SipMessage): MessageReport {
   };
 }
 
+/** With --config: the guards to run and where the message comes from. */
+export interface GuardCheck {
+  dryRun: GuardDryRun;
+  from: Source;
+}
+
 /** Parses one message fully and reports it, or reports why it was rejected. */
-export function checkOne(source: string, data: Buffer, stream: boolean): MessageReport {
+export function checkOne(source: string, data: Buffer, stream: boolean, guards?: GuardCheck): MessageReport {
+  let report: MessageReport;
+  let msg: SipMessage | undefined;
   try {
-    const msg = parseMessage(data, { validate: 'full', requireContentLength: stream });
-    return reportMessage(source, msg);
+    msg = parseMessage(data, { validate: 'full', requireContentLength: stream });
+    report = reportMessage(source, msg);
   } catch (err) {
-    if (err instanceof SipParseError) {
-      return { source, ok: false, error: { code: err.code, reason: err.reason, header: err.header } };
-    }
-    throw err;
+    if (!(err instanceof SipParseError)) throw err;
+    report = { source, ok: false, error: { code: err.code, reason: err.reason, header: err.header } };
   }
+  if (guards !== undefined) {
+    const r = guards.dryRun.run(guards.from, data.length, msg);
+    report.guards = r.guards;
+    report.verdict = msg === undefined && r.verdict === 'forward' ? 'reject as malformed' : r.verdict;
+  }
+  return report;
+}
+
+/** `IP`, `IP:PORT` or `[IPv6]:PORT`. */
+function parseSource(text: string, transport: TransportName): Source | undefined {
+  const m = /^\[([^\]]+)\](?::(\d+))?$|^([^:]+)(?::(\d+))?$|^([0-9a-fA-F:.]+)$/.exec(text);
+  if (m === null) return undefined;
+  const address = m[1] ?? m[3] ?? m[5]!;
+  const port = Number(m[2] ?? m[4] ?? 5060);
+  const family = isIP(address);
+  if (family === 0 || port < 1 || port > 65535) return undefined;
+  return { transport, address: normalizeIp(address), port, family: family === 6 ? 6 : 4 };
 }
 
 function readInput(file: string): Buffer {
@@ -106,12 +153,40 @@ function readInput(file: string): Buffer {
 export function checkMessageCommand(argv: string[], out: (line: string) => void): number {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { stream: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      stream: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      source: { type: 'string' },
+      transport: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
   if (values.help || positionals.length === 0) {
     out(CHECK_MESSAGE_USAGE);
     return values.help ? 0 : 2;
+  }
+  let guards: GuardCheck | undefined;
+  if (values.config !== undefined) {
+    const transport = values.transport ?? (values.stream ? 'tcp' : 'udp');
+    if (transport !== 'udp' && transport !== 'tcp' && transport !== 'tls') {
+      process.stderr.write(`sipwarden: --transport must be udp, tcp or tls\n`);
+      return 2;
+    }
+    const from = parseSource(values.source ?? '192.0.2.1', transport);
+    if (from === undefined) {
+      process.stderr.write(`sipwarden: --source must be an IP address, optionally with :PORT\n`);
+      return 2;
+    }
+    try {
+      guards = { dryRun: new GuardDryRun(loadConfig({ file: values.config })), from };
+    } catch (err) {
+      process.stderr.write(`sipwarden: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+  } else if (values.source !== undefined || values.transport !== undefined) {
+    process.stderr.write('sipwarden: --source and --transport need --config\n');
+    return 2;
   }
   let failed = 0;
   for (const file of positionals) {
@@ -124,7 +199,7 @@ export function checkMessageCommand(argv: string[], out: (line: string) => void)
       try {
         for (let i = 0; i < data.length; i++) {
           for (const f of framer.push(data.subarray(i, i + 1))) {
-            if (f.kind === 'message') reports.push(checkOne(`${file}#${++n}`, f.data, true));
+            if (f.kind === 'message') reports.push(checkOne(`${file}#${++n}`, f.data, true, guards));
           }
         }
         if (framer.buffered > 0) {
@@ -143,7 +218,7 @@ export function checkMessageCommand(argv: string[], out: (line: string) => void)
         });
       }
     } else {
-      reports.push(checkOne(file, data, false));
+      reports.push(checkOne(file, data, false, guards));
     }
     for (const r of reports) {
       if (!r.ok) failed++;

@@ -54,7 +54,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger({ level: config.log.level });
+  let log: Logger;
+  try {
+    log = createLogger({ level: config.log.level, file: config.log.file });
+  } catch (err) {
+    process.stderr.write(`sipwarden: cannot open log.file: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
   let server: Server;
   try {
     server = await Server.start(config, log);

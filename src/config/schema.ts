@@ -42,7 +42,7 @@ export const DEFAULTS = Object.freeze({
     flood: Object.freeze({
       mode: 'enforce' as const,
       window: 2_000,
-      max_messages: 16,
+      max_messages: 100,
       ban: 300_000,
       ipv4_prefix: 32,
       ipv6_prefix: 64,

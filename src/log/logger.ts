@@ -23,6 +23,8 @@ export interface LoggerOptions {
   level?: LogLevel | 'silent';
   /** Where lines go: a writable stream, or a file descriptor. Default: stdout (fd 1), written synchronously. */
   destination?: NodeJS.WritableStream | number;
+  /** A file to append every line to as well (created with its directory when missing). */
+  file?: string;
   /** Fields written on every line (e.g. `{ node: 'edge-1' }`). Default: none. */
   bindings?: Record<string, unknown>;
 }
@@ -57,12 +59,20 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const refs = new Set<WeakRef<Logger>>();
   const family: Family = { refs, registry: new FinalizationRegistry((ref) => refs.delete(ref)) };
   const dest = options.destination;
-  const stream =
+  const primary =
     dest === undefined
       ? pino.destination({ dest: 1, sync: true })
       : typeof dest === 'number'
         ? pino.destination({ dest, sync: true })
         : (dest as pino.DestinationStream);
+  // Every stream takes every line: the logger's own level does the filtering.
+  const stream =
+    options.file === undefined
+      ? primary
+      : pino.multistream([
+          { level: 'trace', stream: primary },
+          { level: 'trace', stream: pino.destination({ dest: options.file, append: true, mkdir: true, sync: true }) },
+        ]);
   const logger = pino(
     {
       level,

@@ -1,5 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import type { GuardChain } from '../guards/chain.js';
+import type { BlockingVerdict } from '../guards/types.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { ParseLimits } from '../sip/limits.js';
@@ -33,6 +35,10 @@ export interface ProxyOptions {
   isTrusted: (address: string) => boolean;
   /** Seed for branch hashes (differs per installation so branches are not predictable). */
   branchSeed: number;
+  /** The security pipeline every message from the outside passes; undefined: none. */
+  guards: GuardChain | undefined;
+  /** Answers to blocked requests per second (all sources together). */
+  guardRepliesPerSecond: number;
 }
 
 /** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
@@ -48,6 +54,7 @@ const NONE: readonly string[] = [];
 export class SipProxy {
   readonly stats = new ProxyStats();
   private readonly badRequests: RateLimit;
+  private guardReplies: RateLimit;
   /** Hosts (lower-case, no brackets) sipwarden answers to, by port. */
   private ownAddresses = new Map<number, Set<string>>();
 
@@ -59,6 +66,7 @@ export class SipProxy {
     private readonly log: EventLogger,
   ) {
     this.badRequests = new RateLimit(options.badRequestPerSecond);
+    this.guardReplies = new RateLimit(options.guardRepliesPerSecond);
     this.refreshIdentity();
   }
 
@@ -68,6 +76,9 @@ export class SipProxy {
   /** Applies a reloaded configuration; in-flight dialogs keep working (no state is lost). */
   reconfigure(upstreams: Upstreams, options: ProxyOptions): void {
     this.upstreams = upstreams;
+    if (options.guardRepliesPerSecond !== this.options.guardRepliesPerSecond) {
+      this.guardReplies = new RateLimit(options.guardRepliesPerSecond);
+    }
     this.options = options;
     this.refreshIdentity();
   }
@@ -89,6 +100,19 @@ export class SipProxy {
 
   /** Entry point for every message the transports read. */
   readonly onMessage = (data: Buffer, peer: Peer): void => {
+    const inside = this.isInside(peer.transport, peer.address, peer.port);
+    const guards = inside ? undefined : this.options.guards;
+    let checkMessage = false;
+    if (guards !== undefined) {
+      // Cheap per-source guards (acl, bans, flood) before any parsing.
+      const d = guards.checkSource(peer, data.length);
+      const v = d.verdict;
+      if (v.action !== 'pass' && v.action !== 'accept') {
+        this.blockRaw(v, d.guard, data, peer);
+        return;
+      }
+      checkMessage = v.action === 'pass' && guards.hasMessageGuards;
+    }
     let msg: SipMessage;
     try {
       msg = parseMessage(data, {
@@ -101,7 +125,14 @@ export class SipProxy {
       return;
     }
     try {
-      const inside = this.isInside(peer.transport, peer.address, peer.port);
+      if (checkMessage) {
+        const d = guards!.checkMessage(msg, peer);
+        const v = d.verdict;
+        if (v.action !== 'pass' && v.action !== 'accept') {
+          this.block(v, d.guard, msg, peer);
+          return;
+        }
+      }
       if (msg.isRequest) {
         this.stats.requestsReceived++;
         if (inside) this.requestFromInside(msg, peer);
@@ -131,6 +162,40 @@ export class SipProxy {
     if (this.options.isTrusted(address)) return true;
     if (transport === 'udp') return this.upstreams.find(address, port) !== undefined;
     return this.upstreams.isTargetAddress(address);
+  }
+
+  /** Carries out a guard's verdict on a message that was not parsed yet. */
+  private blockRaw(v: BlockingVerdict, guard: string, data: Buffer, peer: Peer): void {
+    const reply = v.action === 'reply' ? v.reply : v.action === 'ban' ? v.reply : undefined;
+    if (reply === undefined) {
+      this.stats.count(this.stats.blocked, guard);
+      return;
+    }
+    let msg: SipMessage | undefined;
+    try {
+      msg = parseMessage(data, { limits: this.options.limits, requireContentLength: peer.transport !== 'udp' });
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      msg = err.partial;
+    }
+    if (msg === undefined) this.stats.count(this.stats.blocked, guard);
+    else this.block(v, guard, msg, peer);
+  }
+
+  /**
+   * Carries out a guard's verdict: drop, or answer (rate limited, never to an ACK or a
+   * response). `honeypot` drops until a honeypot is configured.
+   */
+  private block(v: BlockingVerdict, guard: string, msg: SipMessage, peer: Peer): void {
+    this.stats.count(this.stats.blocked, guard);
+    const reply = v.action === 'reply' ? v.reply : v.action === 'ban' ? v.reply : undefined;
+    if (reply === undefined || !msg.isRequest || msg.method === 'ACK' || !canReplyTo(msg)) return;
+    if (!this.guardReplies.take()) {
+      this.stats.count(this.stats.dropped, 'guard-reply-rate');
+      return;
+    }
+    this.stats.count(this.stats.replies, reply.code);
+    this.transports.send(peer, buildReply(msg, reply.code, reply.reason, reply.headers as string[] | undefined));
   }
 
   private onMalformed(err: SipParseError, peer: Peer): void {
@@ -337,6 +402,19 @@ export class SipProxy {
         n = 0;
       }
     }
+  }
+
+  /** True for a trusted address or any upstream target's address (whatever the port). */
+  isTrustedAddress(address: string): boolean {
+    return this.options.isTrusted(address) || this.upstreams.isTargetAddress(address);
+  }
+
+  /** True when host[:port] (port undefined: any) names sipwarden itself. */
+  isOwnHost(host: string, port: number | undefined): boolean {
+    const h = hostAddress(host).toLowerCase();
+    if (port !== undefined) return this.ownAddresses.get(port)?.has(h) === true;
+    for (const hosts of this.ownAddresses.values()) if (hosts.has(h)) return true;
+    return false;
   }
 
   private isOwnUri(uri: SipUri): boolean {

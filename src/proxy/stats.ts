@@ -8,6 +8,8 @@ export class ProxyStats {
   readonly replies = new Map<number, number>();
   /** Messages not forwarded, by reason (malformed-response, not-our-via, no-route...). */
   readonly dropped = new Map<string, number>();
+  /** Messages a guard stopped, by guard. */
+  readonly blocked = new Map<string, number>();
   /** Parse errors by error code. */
   readonly malformed = new Map<string, number>();
   keepAlives = 0;
@@ -26,6 +28,7 @@ export class ProxyStats {
       keepAlives: this.keepAlives,
       replies: Object.fromEntries(this.replies),
       dropped: Object.fromEntries(this.dropped),
+      blocked: Object.fromEntries(this.blocked),
       malformed: Object.fromEntries(this.malformed),
     };
   }

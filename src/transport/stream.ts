@@ -115,11 +115,18 @@ export class StreamTransport {
     });
   }
 
+  /** Set by the server: true for a source whose connections are closed at once (a banned one). */
+  refuseConnection: ((address: string) => boolean) | undefined = undefined;
+
   private accept(info: ListenerInfo, socket: Socket): void {
     const address = stripMapped(socket.remoteAddress ?? '');
     const port = socket.remotePort ?? 0;
     const count = this.perIp.get(address) ?? 0;
-    if (this.byId.size >= this.options.maxConnections || count >= this.options.maxConnectionsPerIp) {
+    if (
+      this.byId.size >= this.options.maxConnections ||
+      count >= this.options.maxConnectionsPerIp ||
+      this.refuseConnection?.(address) === true
+    ) {
       this.rejectedConnections++;
       socket.destroy();
       return;

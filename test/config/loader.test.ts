@@ -226,7 +226,7 @@ describe('loadConfigFromString: a valid configuration', () => {
     assert.deepEqual(config.guards.flood, {
       mode: 'enforce',
       window: 2_000,
-      maxMessages: 16,
+      maxMessages: 100,
       ban: 300_000,
       ipv4Prefix: 32,
       ipv6Prefix: 64,

@@ -1,0 +1,140 @@
+import { normalizeIp } from '../net/cidr.js';
+import { SipParseError } from '../sip/errors.js';
+import type { SipMessage } from '../sip/message.js';
+import type { BanStore } from '../store/types.js';
+import type { EventStream } from './events.js';
+import {
+  ACCEPT,
+  type BlockingVerdict,
+  type Guard,
+  type GuardMode,
+  PASS,
+  type SecurityEvent,
+  type Source,
+  type Verdict,
+} from './types.js';
+
+export interface ChainEntry {
+  readonly guard: Guard;
+  readonly mode: GuardMode;
+}
+
+/** What the chain decided about one message, and which guard decided it. */
+export interface ChainDecision {
+  verdict: Verdict;
+  /** Name of the guard whose verdict this is ('' for pass). */
+  guard: string;
+}
+
+/**
+ * Runs the configured guards in order (reSIProcate's request chain, pike/sanity/secfilter in
+ * a Kamailio route): first every guard's `checkSource` on the raw message, then every guard's
+ * `checkMessage` on the parsed one. The first verdict other than pass ends the chain;
+ * `accept` ends it and admits the message. A guard in monitor mode only reports: its verdict
+ * becomes an event marked `monitor` and the chain goes on.
+ *
+ * The chain turns ban verdicts into bans in the store, and every blocking verdict into one
+ * event. Carrying the verdict out (drop, reply) is the caller's job.
+ */
+export class GuardChain {
+  private readonly sourceGuards: ChainEntry[];
+  private readonly messageGuards: ChainEntry[];
+  /** Reused for every decision: the hot path allocates nothing for a pass. */
+  private readonly decision: ChainDecision = { verdict: PASS, guard: '' };
+
+  constructor(
+    readonly entries: readonly ChainEntry[],
+    private readonly events: EventStream,
+    private readonly bans: BanStore | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    const active = entries.filter((e) => e.mode !== 'off');
+    this.sourceGuards = active.filter((e) => e.guard.checkSource !== undefined);
+    this.messageGuards = active.filter((e) => e.guard.checkMessage !== undefined);
+  }
+
+  get hasMessageGuards(): boolean {
+    return this.messageGuards.length > 0;
+  }
+
+  /** Runs the guards that look at the source only (before parsing). */
+  checkSource(source: Source, bytes: number): ChainDecision {
+    const d = this.decision;
+    const list = this.sourceGuards;
+    if (list.length === 0) return pass(d);
+    const now = this.now();
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      const v = e.guard.checkSource!(source, bytes, now);
+      if (v.action === 'pass') continue;
+      if (v.action === 'accept') return decided(d, ACCEPT, e.guard.name);
+      if (this.decide(e, v, source, now, undefined)) return decided(d, v, e.guard.name);
+    }
+    return pass(d);
+  }
+
+  /** Runs the guards that look at the parsed message. */
+  checkMessage(msg: SipMessage, source: Source): ChainDecision {
+    const d = this.decision;
+    const list = this.messageGuards;
+    if (list.length === 0) return pass(d);
+    const now = this.now();
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      let v: Verdict;
+      try {
+        v = e.guard.checkMessage!(msg, source, now);
+      } catch (err) {
+        // A header decoded on demand was malformed: the message is not fit to forward.
+        if (!(err instanceof SipParseError)) throw err;
+        v = malformed(msg, err);
+      }
+      if (v.action === 'pass') continue;
+      if (v.action === 'accept') return decided(d, ACCEPT, e.guard.name);
+      if (this.decide(e, v, source, now, msg)) return decided(d, v, e.guard.name);
+    }
+    return pass(d);
+  }
+
+  /** Records a blocking verdict (ban, event); true when it is enforced. */
+  private decide(e: ChainEntry, v: BlockingVerdict, source: Source, now: number, msg: SipMessage | undefined): boolean {
+    const monitor = e.mode === 'monitor';
+    let ban: SecurityEvent['ban'];
+    if (v.action === 'ban') {
+      const target = v.target ?? normalizeIp(source.address);
+      ban = { target, until: now + v.duration, reason: v.reason };
+      if (!monitor && this.bans !== undefined) {
+        this.bans.add({ target, guard: e.guard.name, reason: v.reason, created: now, expires: ban.until });
+      }
+    }
+    this.events.emit({
+      time: now,
+      source: { transport: source.transport, address: source.address, port: source.port, family: source.family },
+      guard: e.guard.name,
+      rule: v.rule,
+      action: v.action,
+      monitor,
+      detail: v.detail ?? '',
+      ban,
+      method: msg?.isRequest === true ? msg.method : undefined,
+    });
+    return !monitor;
+  }
+}
+
+function malformed(msg: SipMessage, err: SipParseError): BlockingVerdict {
+  if (!msg.isRequest || msg.method === 'ACK') return { action: 'drop', rule: 'malformed', detail: err.reason };
+  return { action: 'reply', rule: 'malformed', detail: err.reason, reply: { code: 400, reason: err.reason } };
+}
+
+function pass(d: ChainDecision): ChainDecision {
+  d.verdict = PASS;
+  d.guard = '';
+  return d;
+}
+
+function decided(d: ChainDecision, v: Verdict, guard: string): ChainDecision {
+  d.verdict = v;
+  d.guard = guard;
+  return d;
+}

@@ -1,0 +1,56 @@
+import type { EventStream } from '../guards/events.js';
+import type { SecurityEvent } from '../guards/types.js';
+import { banMessage } from '../log/ban-line.js';
+import { sanitize } from '../log/sanitize.js';
+import { RateLimit } from '../proxy/stats.js';
+
+export interface EventLogTarget {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** Longest attacker-influenced detail written to a log line. */
+const DETAIL_MAX = 200;
+
+/**
+ * Writes security events to the log:
+ * - every enforced ban as one `warn` line whose message is the fail2ban line
+ *   (`Blocking traffic from <IP> guard=... rule=... for Ns`);
+ * - what a guard in monitor mode would have done at `info`, at most `monitorPerSecond`
+ *   lines a second (a monitored flood must not flood the log);
+ * - every other event (drops and replies of enforcing guards) at `debug`.
+ * Attacker text only appears in the `detail` field, escaped and bounded.
+ */
+export function logEvents(events: EventStream, log: EventLogTarget, monitorPerSecond = 20): () => void {
+  const monitorLines = new RateLimit(monitorPerSecond);
+  let suppressed = 0;
+  return events.on((e: SecurityEvent) => {
+    const fields = {
+      event: e.action === 'ban' && !e.monitor ? 'ban' : 'guard',
+      source: e.source.address,
+      port: e.source.port,
+      transport: e.source.transport,
+      guard: e.guard,
+      rule: e.rule,
+      action: e.action,
+      monitor: e.monitor || undefined,
+      method: e.method,
+      target: e.ban?.target,
+      until: e.ban === undefined ? undefined : new Date(e.ban.until).toISOString(),
+      detail: e.detail === '' ? undefined : sanitize(e.detail, DETAIL_MAX),
+    };
+    if (e.action === 'ban' && !e.monitor) {
+      log.warn(fields, banMessage(e));
+    } else if (e.monitor) {
+      if (!monitorLines.take()) {
+        suppressed++;
+        return;
+      }
+      log.info({ ...fields, suppressed: suppressed || undefined }, 'monitor: would block');
+      suppressed = 0;
+    } else {
+      log.debug(fields, 'blocked');
+    }
+  });
+}
