@@ -3,6 +3,7 @@ import type { BanStore } from '../store/types.js';
 import { AclGuard, type AclLogger } from './acl.js';
 import { type ChainEntry, GuardChain } from './chain.js';
 import type { EventStream } from './events.js';
+import { FloodGuard } from './flood.js';
 import type { Guard } from './types.js';
 
 /** What guards may ask about sipwarden's own identity and the inside. */
@@ -56,6 +57,8 @@ export class GuardBuilder {
     switch (name) {
       case 'acl':
         return new AclGuard(config.acl, config.reply, this.deps.log);
+      case 'flood':
+        return new FloodGuard(config.flood);
       default:
         return undefined;
     }
