@@ -63,7 +63,7 @@ const TARGET_RSS_MB = 300;
 
 const USAGE = `usage: node dist/bench/attack/run.js [options]
   --phases LIST          A,B,C (default all three)
-  --rate N               legitimate calls per second (default 50)
+  --rate N               legitimate calls per second (default 20)
   --seconds S            length of the legitimate caller's run (default 20)
   --attackers N          phase B attacker addresses, from 127.10.0.1 (default 100)
   --sources N            phase C distinct source addresses, from 127.16.0.0 (default 1000000)
@@ -72,7 +72,7 @@ const USAGE = `usage: node dist/bench/attack/run.js [options]
   --attack-rate N        total flood datagrams per second to aim at (default 0: as fast as possible)
   --invite-share X       share of INVITEs in the flood, 0..1 (default 0.1; the rest are OPTIONS)
   --window D             guards.flood.window (default 2s)
-  --max-messages N       guards.flood.max_messages (default 1000: 3x the caller's 300 per 2 s)
+  --max-messages N       guards.flood.max_messages (default 400: 3.3x the caller's 120 per 2 s)
   --max-sources N        guards.flood.max_sources (default 100000)
   --ban D                guards.flood.ban (default 10m)
   --without-guards       run sipwarden with guards.chain [] (a baseline without protection)
@@ -113,7 +113,7 @@ function parseOptions(argv: string[]): Options {
       args: argv,
       options: {
         phases: { type: 'string', default: 'A,B,C' },
-        rate: { type: 'string', default: '50' },
+        rate: { type: 'string', default: '20' },
         seconds: { type: 'string', default: '20' },
         attackers: { type: 'string', default: '100' },
         sources: { type: 'string', default: '1000000' },
@@ -122,7 +122,7 @@ function parseOptions(argv: string[]): Options {
         'invite-share': { type: 'string', default: '0.1' },
         'attack-rate': { type: 'string', default: '0' },
         window: { type: 'string', default: '2s' },
-        'max-messages': { type: 'string', default: '1000' },
+        'max-messages': { type: 'string', default: '400' },
         'max-sources': { type: 'string', default: '100000' },
         ban: { type: 'string', default: '10m' },
         'without-guards': { type: 'boolean', default: false },
@@ -230,6 +230,25 @@ function procStatusKb(pid: number, field: string): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** Datagrams the kernel dropped at the UDP sockets bound to this local port (the `drops` column of /proc/net/udp). */
+function socketDrops(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let drops = 0;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(hexPort)) drops += Number(fields[fields.length - 1]) || 0;
+    }
+  }
+  return drops;
 }
 
 /** The node process under the `timeout` wrapper. */
@@ -444,6 +463,27 @@ function readBans(logFile: string, isAttacker: (ip: string) => boolean): BanSumm
   return { attackers: attackers.size, others: [...others], lastAt };
 }
 
+/** The counters of sipwarden's `stopping` log line. */
+function readStopCounters(logFile: string): { requestsForwarded: number; blocked: number } {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return { requestsForwarded: Number.NaN, blocked: Number.NaN };
+  }
+  for (const line of text.split('\n').reverse()) {
+    if (!line.includes('"stopping"')) continue;
+    try {
+      const entry = JSON.parse(line) as { stats?: { requestsForwarded?: number; blocked?: Record<string, number> } };
+      const blocked = Object.values(entry.stats?.blocked ?? {}).reduce((a, b) => a + b, 0);
+      return { requestsForwarded: entry.stats?.requestsForwarded ?? Number.NaN, blocked };
+    } catch {
+      // Not JSON after all.
+    }
+  }
+  return { requestsForwarded: Number.NaN, blocked: Number.NaN };
+}
+
 // ---- one phase ----
 
 interface PhaseResult {
@@ -468,6 +508,13 @@ interface PhaseResult {
   sipwardenCpuPercent: number;
   peakRssMb: number;
   udpDrops: number;
+  /** Datagrams the kernel dropped at sipwarden's socket and at the UAS's (receive buffer full). */
+  sipwardenDrops: number;
+  uasDrops: number;
+  /** From sipwarden's stop line: requests it forwarded, and messages the guards blocked. */
+  requestsForwarded: number;
+  blocked: number;
+  callerBanned: boolean;
   logDir: string;
 }
 
@@ -544,7 +591,12 @@ async function runPhase(repoRoot: string, options: Options, ports: Ports, phase:
     const udpDrops = udpReceiveBufferErrors() - dropsBefore;
     clearInterval(rssTimer);
     const hwm = procStatusKb(pid, 'VmHWM');
+    const sipwardenDrops = socketDrops(ports.sipwarden);
+    const uasDrops = socketDrops(ports.uas.sip.port);
     if (sipwarden.hasExited()) throw new Error(`sipwarden exited during phase ${phase}; see ${sipwarden.logFile}`);
+    // Its stop line carries the proxy's counters.
+    await stopProcess(sipwarden);
+    const counters = readStopCounters(sipwarden.logFile);
 
     const reports = flooders.map(flooderReport).filter((r): r is FlooderReport => r !== undefined);
     const attackPackets = reports.reduce((n, r) => n + r.sent, 0);
@@ -578,6 +630,11 @@ async function runPhase(repoRoot: string, options: Options, ports: Ports, phase:
       sipwardenCpuPercent: (100 * (cpuAfter.seconds - cpuBefore.seconds)) / callerSeconds,
       peakRssMb: Math.max(hwm, peakRssKb) / 1024,
       udpDrops,
+      sipwardenDrops,
+      uasDrops,
+      requestsForwarded: counters.requestsForwarded,
+      blocked: counters.blocked,
+      callerBanned: bans.others.includes(CALLER_IP),
       logDir: dir,
     } satisfies PhaseResult;
   } finally {
@@ -614,7 +671,10 @@ function report(results: readonly PhaseResult[], options: Options): string {
     r.phase === 'A' ? '-' : ratio(r.setupP99Ms, a?.setupP99Ms),
     fixed(r.sipwardenCpuPercent, 0),
     fixed(r.peakRssMb, 0),
-    `${r.udpDrops}`,
+    `${r.requestsForwarded}`,
+    `${r.blocked}`,
+    `${r.sipwardenDrops}`,
+    `${r.uasDrops}`,
   ]);
   const header = [
     'phase',
@@ -630,9 +690,12 @@ function report(results: readonly PhaseResult[], options: Options): string {
     'vs A',
     'CPU %',
     'RSS MB',
-    'UDP drops',
+    'fwd reqs',
+    'blocked',
+    'sw drops',
+    'UAS drops',
   ];
-  const lines = [table(header, rows, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]))];
+  const lines = [table(header, rows, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]))];
   lines.push('');
   for (const r of results) {
     if (r.phase === 'A') continue;
@@ -653,7 +716,9 @@ function report(results: readonly PhaseResult[], options: Options): string {
     if (r.phase === 'B' && !options.withoutGuards) {
       checks.push(`attackers banned ${r.banned}/${r.attackSources}`);
     }
-    if (r.bannedOthers.length > 0) checks.push(`OTHER BANS: ${r.bannedOthers.slice(0, 5).join(', ')}`);
+    if (r.callerBanned) checks.push('THE LEGITIMATE CALLER WAS BANNED');
+    const others = r.bannedOthers.filter((ip) => ip !== CALLER_IP);
+    if (others.length > 0) checks.push(`other bans: ${others.slice(0, 5).join(', ')}`);
     lines.push(`  ${r.phase}: ${checks.join('; ')}`);
   }
   return lines.join('\n');
@@ -732,7 +797,13 @@ async function main(): Promise<void> {
     '\nsetup = INVITE sent to 200 received at the caller (sipp -trace_rtt, whole ms); CPU % of one core over the caller run;',
   );
   console.log(
-    'RSS = VmHWM of the sipwarden process; UDP drops = host-wide receive buffer overflows (/proc/net/snmp RcvbufErrors).',
+    'RSS = VmHWM of the sipwarden process; fwd reqs = requests sipwarden forwarded to the UAS (the caller sends 3 a call,',
+  );
+  console.log(
+    'the rest leaked from the flood); blocked = messages the guards blocked; sw/UAS drops = datagrams the kernel dropped',
+  );
+  console.log(
+    "at sipwarden's / the UAS's socket for want of buffer space (/proc/net/udp; the host-wide count is in the JSON).",
   );
   if (options.json) writeFileSync(options.json, `${JSON.stringify({ options, results }, null, 2)}\n`);
   await stopAll();

@@ -12,6 +12,12 @@
  *                 message, through a table capped at 100,000: every message is a newcomer
  *                 that evicts a slot. The baseline Map simply grows to a million entries.
  *
+ * Then detection under churn: a table of 100,000 slots, a crowd of newcomers (half of them
+ * sending a second packet 1,000 messages later) at 200,000 and 1,000,000 new sources per
+ * second of simulated time, and one attacker at 9 to 100 messages a second (the limit is
+ * 16 per 2 s, i.e. 8/s): the message with which it is banned (17 at the earliest), or "missed"
+ * if it is not banned within 10 s of simulated time.
+ *
  * Sources are pre-built `Source` objects with the address as a string, as the socket layer
  * hands them over. Time advances 1 ms every 200 messages (200,000 messages/s of simulated
  * time), so windows roll and counts expire as they would under a real flood. Each case runs
@@ -139,6 +145,55 @@ function sameAddress(text: string, copies: number, family: 4 | 6): Source[] {
   return out;
 }
 
+/** The message (1-based) with which a steady attacker among a churning crowd is banned, or 0. */
+function detectAmongChurn(newPerSecond: number, attackerPerSecond: number): number {
+  const guard = new FloodGuard(CONFIG);
+  const perMs = newPerSecond / 1000;
+  const attackerGap = 1000 / attackerPerSecond;
+  const attacker: Source = { transport: 'udp', address: '10.0.0.1', port: 5060, family: 4 };
+  const crowd = (n: number): Source => ({
+    transport: 'udp',
+    address: formatIPv4(0x0b000000 + n),
+    port: 5060,
+    family: 4,
+  });
+  // Fill the table first (one second of newcomers, at least the table's size), then attack for 10 s.
+  const warm = Math.max(CONFIG.maxSources * 2, newPerSecond);
+  let n = 0;
+  for (; n < warm; n++) guard.checkSource(crowd(n), 200, T0 + Math.floor(n / perMs));
+  const start = T0 + Math.floor(n / perMs);
+  let nextAttack = start;
+  let sent = 0;
+  const end = n + newPerSecond * 10;
+  for (; n < end; n++) {
+    const now = T0 + Math.floor(n / perMs);
+    guard.checkSource(crowd(n), 200, now);
+    if (n % 2 === 0) guard.checkSource(crowd(n - 1000), 200, now);
+    if (now >= nextAttack) {
+      sent++;
+      nextAttack += attackerGap;
+      if (guard.checkSource(attacker, 200, now).action === 'ban') return sent;
+    }
+  }
+  return 0;
+}
+
+function churnTable(): string {
+  const rates = [9, 10, 20, 50, 100];
+  const rows = [200_000, 1_000_000].map((churn) => [
+    `${churn.toLocaleString('en')} new sources/s`,
+    ...rates.map((rate) => {
+      const at = detectAmongChurn(churn, rate);
+      return at > 0 ? `banned at #${at}` : 'missed';
+    }),
+  ]);
+  return `Detection under churn (max_sources ${CONFIG.maxSources}, ${CONFIG.maxMessages} per ${CONFIG.window / 1000} s; attacker rate per second):\n${table(
+    ['crowd', ...rates.map((r) => `${r}/s`)],
+    rows,
+    new Set(rates.map((_, i) => i + 1)),
+  )}`;
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -212,6 +267,7 @@ function main(): void {
       new Set([1, 2, 3, 4, 5]),
     ),
   );
+  console.log(`\n${churnTable()}`);
   console.log(
     '\nThe Map is neither windowed nor bounded nor aggregated by prefix, and its keys are the pre-built address strings:',
   );
