@@ -3,7 +3,8 @@
  *
  *   npx tsc -p . && node dist/bench/attack/run.js [options]
  *
- * A sipp UAS (test/fixtures/sipp/uas-call.xml) stands in for the PBX behind sipwarden; a sipp
+ * A sipp UAS (bench/attack/uas-call.xml: test/fixtures/sipp/uas-call.xml answering BYE
+ * retransmissions with its 200 again, as a PBX does) stands in for the PBX behind sipwarden; a sipp
  * UAC (uac-call.xml) on 127.0.0.1 places calls through sipwarden at a steady rate, and its
  * statistics (-trace_stat) and per-call response times (-trace_rtt: INVITE sent to 200
  * received, in whole milliseconds) give the success rate and the call setup time.
@@ -50,7 +51,7 @@ import {
   udpReceiveBufferErrors,
   waitForUdpPort,
 } from '../proxy/processes.js';
-import { readSippStats, SIPP_BUFFER_BYTES, type SippPorts, startUas } from '../proxy/sipp.js';
+import { readSippStats, SIPP_BUFFER_BYTES, type SippPorts } from '../proxy/sipp.js';
 import type { FlooderOptions, FlooderReport } from './flooder.js';
 
 const SERVER_IP = '127.0.0.1';
@@ -261,7 +262,38 @@ async function commandPid(child: Child): Promise<number> {
   throw new Error(`${child.name}: no process under the timeout wrapper`);
 }
 
-// ---- sipp caller ----
+// ---- sipp ----
+
+/**
+ * The stand-in PBX: sipp with bench/attack/uas-call.xml (answers BYE retransmissions), and
+ * -aa to answer OPTIONS outside the scenario as a PBX answers keep-alives. No -trace_err:
+ * sipp would write a line for every flood OPTIONS.
+ */
+async function startUas(repoRoot: string, ports: Ports, dir: string, boundSeconds: number): Promise<Child> {
+  const args = [
+    '-sf',
+    join(repoRoot, 'bench/attack/uas-call.xml'),
+    '-t',
+    'u1',
+    '-i',
+    ports.uas.sip.ip,
+    '-p',
+    String(ports.uas.sip.port),
+    '-cp',
+    String(ports.uas.control),
+    '-mp',
+    String(ports.uas.media),
+    '-buff_size',
+    String(SIPP_BUFFER_BYTES),
+    '-recv_timeout',
+    String(RECV_TIMEOUT_MS),
+    '-nostdin',
+    '-aa',
+  ];
+  const child = startProcess('sipp uas', 'sipp', args, join(dir, 'uas.log'), { boundSeconds, discardStdout: true });
+  await waitForUdpPort(child, ports.uas.sip.port, 5000);
+  return child;
+}
 
 interface CallerRun {
   child: Child;
@@ -535,7 +567,7 @@ async function runPhase(repoRoot: string, options: Options, ports: Ports, phase:
   const busy = [ports.sipwarden, ports.uas.sip.port, ports.uac.sip.port].filter(udpPortBound);
   if (busy.length > 0) throw new Error(`UDP port(s) ${busy.join(', ')} already in use; choose another --base-port`);
 
-  const uas = await startUas(join(repoRoot, 'test/fixtures/sipp/uas-call.xml'), ports.uas, dir, 'uas', bound);
+  const uas = await startUas(repoRoot, ports, dir, bound);
   const sipwarden = startProcess(
     'sipwarden',
     process.execPath,

@@ -11,7 +11,7 @@
  * aligned on multiples of `window`. Each slot keeps the count of the current bucket and of the
  * one before; the rate estimate at time `now` is
  *
- *     current + previous × (1 − elapsed share of the current bucket)
+ *     current + previous × (window − elapsed in the current bucket) / window
  *
  * i.e. the previous bucket's messages are assumed spread evenly and only the part still inside
  * the last `window` ms counts. A burst that straddles a bucket boundary is counted almost in
@@ -32,7 +32,7 @@
  * message.) Every slot is therefore looked at once per revolution and only given
  * up when it is the least active of its sample, so a source that keeps sending stays tracked
  * while a crowd of one-packet sources churns through the rest of the table. A flagged slot
- * (over the limit, see the flood guard) scores above every unflagged one while it is active.
+ * (over the limit, see the flood guard) scores above every unflagged one until its counts expire.
  * The cost is O(EVICTION_SAMPLE) per new key, independent of the table size.
  *
  * Ghosts: an evicted slot leaves its counts in a direct-mapped ghost array (twice the table's
@@ -40,8 +40,8 @@
  * hashes there). A key that comes back while its ghost is still there gets its counts back.
  * So a source whose gap between messages is longer than the table's turnover still adds up
  * its messages instead of starting from one each time: under a churn of a million new
- * sources a second through 100,000 slots, a source sending 20 messages a second is still
- * counted in full. A ghost is matched on the full key for IPv4 and on the hash and first 32
+ * sources a second through 100,000 slots, a source sending 10 messages a second is still
+ * counted in full (bench/guards/flood.ts measures it). A ghost is matched on the full key for IPv4 and on the hash and first 32
  * bits for IPv6.
  *
  * The hash is keyed with a random seed per table, so an attacker who picks source addresses
@@ -212,10 +212,13 @@ export class RateTable {
     return (this.current[s]! * w + this.previous[s]! * remaining) / w;
   }
 
-  /** Moves a slot's counts to bucket b. A clock that went back keeps the counts where they are. */
+  /**
+   * Moves a slot's counts to bucket b. A clock that went back (a wall-clock step) starts the
+   * slot afresh: keeping the counts would add up every message until the clock caught up.
+   */
   private roll(s: number, b: number): void {
     const d = b - this.bucket[s]!;
-    if (d <= 0) return;
+    if (d === 0) return;
     this.previous[s] = d === 1 ? this.current[s]! : 0;
     this.current[s] = 0;
     this.bucket[s] = b;

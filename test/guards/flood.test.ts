@@ -168,6 +168,27 @@ describe('flood guard: sliding window', () => {
   });
 });
 
+describe('flood guard: clock steps', () => {
+  it('does not add up messages across a step back of the clock', () => {
+    const g = guard({ maxMessages: 16 });
+    const s = source('192.0.2.60');
+    // 5 per second for two minutes (10 per window), with the clock stepped back by an hour half-way.
+    const verdicts: Verdict[] = [];
+    for (let i = 0; i < 600; i++) {
+      const now = i < 300 ? T0 + i * 200 : T0 - 3_600_000 + i * 200;
+      verdicts.push(g.checkSource(s, 1, now));
+    }
+    assert.equal(actions(verdicts), 'pass:600');
+  });
+
+  it('still catches a flood after a step forward', () => {
+    const g = guard({ maxMessages: 16 });
+    const s = source('192.0.2.61');
+    assert.equal(actions(burst(g, s, 10, T0)), 'pass:10');
+    assert.equal(actions(burst(g, s, 17, T0 + 86_400_000)), 'pass:16 ban:1');
+  });
+});
+
 describe('flood guard: aggregation', () => {
   it('counts an IPv6 /64 as one source and bans the /64', () => {
     const g = guard({ maxMessages: 99 });
