@@ -43,13 +43,13 @@ export function renderIptables(input: IptablesRenderInput): IptablesRuleset {
     throw new RangeError(`maxBans must be a positive integer, got ${maxBans}`);
   }
   return {
-    ipset: renderIpset(plan, names, maxBans),
+    ipset: renderIpset(names, maxBans),
     ipv4: renderFamily(plan, names, 4, tarpit),
     ipv6: renderFamily(plan, names, 6, tarpit),
   };
 }
 
-function renderIpset(plan: FirewallPlan, n: IptablesNames, maxBans: number): string {
+function renderIpset(n: IptablesNames, maxBans: number): string {
   const hashsize = Math.min(65536, 1 << Math.ceil(Math.log2(Math.max(1024, maxBans / 8))));
   return [
     `# Banned sources for sipwarden's iptables rulesets, rendered by 'sipwarden firewall iptables'.`,
