@@ -134,8 +134,9 @@ export class FirewallSync {
     if (options.backend !== 'nftables' && options.backend !== 'iptables') {
       throw new Error(`unknown firewall backend ${JSON.stringify(options.backend)}`);
     }
-    if (!/^[a-z][a-z0-9_]{0,23}$/.test(options.table))
+    if (!/^[a-z][a-z0-9_]{0,23}$/.test(options.table)) {
       throw new Error(`bad table name ${JSON.stringify(options.table)}`);
+    }
     this.backend = options.backend;
     this.table = options.table;
     this.prefix = options.exec ?? [];
@@ -164,6 +165,19 @@ export class FirewallSync {
   /** Applies one change of the ban store (wire to `BanStore.onChange`). Never throws. */
   onChange(change: BanChange): void {
     if (this.closed) return;
+    try {
+      this.record(change);
+    } catch (err) {
+      this.log.warn(
+        { event: 'firewall-sync-error', kind: 'bad-change' },
+        `firewall sync: ignored a ban change: ${String(err)}`,
+      );
+      return;
+    }
+    this.schedule(this.batchDelay);
+  }
+
+  private record(change: BanChange): void {
     switch (change.kind) {
       case 'added': {
         const key = this.remember(change.ban.target, change.ban.expires);
@@ -191,7 +205,6 @@ export class FirewallSync {
         this.reloadAll = true;
         break;
     }
-    this.schedule(this.batchDelay);
   }
 
   stats(): FirewallSyncStats {
