@@ -12,8 +12,8 @@
  * ampersand is a name, not an injection.
  *
  * SQL (see docs/guards/scanner.md for the samples each rule was written against):
- * - a quote closed and followed by an operator: `'or`, `' and`, `' union`, `"or` ... as
- *   a whole word (`d'orsay` is not `'or`);
+ * - a quote closed and followed by an operator that goes on: `'or'`, `' and 1`, `' union `,
+ *   `"or(` ... (`d'orsay` is not `'or`, and a name ending in `'or` is no expression);
  * - a quote followed by a statement end or comment: `';`, `'--`, `'#`, `')`, `'=`;
  * - a tautology without quotes: `or 1=1`;
  * - statements: `union select`, `select ... from`, `insert into`, `delete from`,
@@ -91,7 +91,7 @@ interface Rule {
 const SQL_RULES: readonly Rule[] = [
   {
     name: 'quote followed by an SQL operator',
-    re: /['"]\s*(?:or|and|xor|not|union|select|having|like|rlike|regexp|order\s+by|group\s+by)(?![a-z0-9_])/i,
+    re: /['"]\s*(?:or|and|xor|not|union|select|having|like|rlike|regexp|order\s+by|group\s+by)(?=[\s'"(0-9]|--|#|\/\*)/i,
   },
   { name: 'quote followed by a statement end or comment', re: /['"]\s*(?:;|--|#|\)|=)/ },
   { name: 'tautology', re: /(?:^|[^a-z0-9_])(?:or|and)\s+(\d+)\s*=\s*\1(?![0-9])/i },
