@@ -53,6 +53,16 @@ export function hasTrigger(s: string): boolean {
   return false;
 }
 
+/** `hasTrigger` on octets in place (UTF-8 text: any octet >= 0x80 is a trigger). */
+export function hasTriggerBytes(buf: Uint8Array, a: number, b: number): boolean {
+  const e = Math.min(b, a + INSPECT_LIMIT);
+  for (let i = a; i < e; i++) {
+    const c = buf[i]!;
+    if (c >= 128 || TRIGGER[c] === 1) return true;
+  }
+  return false;
+}
+
 const HEX = /%[0-9a-fA-F]{2}/;
 
 /** One round of %XX decoding: UTF-8 where the escapes form it, octet by octet otherwise. */

@@ -16,6 +16,7 @@ import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { ContactValue, SipMessage } from '../sip/message.js';
 import { quotedStringEnd } from '../sip/params.js';
+import { DigestParam, DigestScan } from './digest-scan.js';
 import type { Source } from './types.js';
 
 export interface SanityFailure {
@@ -437,32 +438,63 @@ export function checkCredentials(ctx: SanityContext): SanityFailure | undefined 
     const id = msg.headerIdAt(k);
     if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
     const name = id === H.Authorization ? 'Authorization' : 'Proxy-Authorization';
-    let problem: string | undefined;
-    try {
-      problem = digestProblem(msg.headerValueAt(k), name);
-    } catch (err) {
-      if (!(err instanceof SipParseError)) throw err;
-      problem = err.reason;
-    }
+    const problem = credentialsProblem(msg, k, name);
     if (problem !== undefined) return badRequest(`Bad ${name}`, problem);
   }
   return undefined;
 }
 
-const REQUIRED_DIGEST = ['username', 'realm', 'nonce', 'uri', 'response'] as const;
+/** One scan object for every message (the checks never run concurrently). */
+const scan = new DigestScan();
 
-function digestProblem(value: string, name: string): string | undefined {
-  const auth = parseAuthHeader(value, name);
-  if (!auth.isDigest) return undefined;
-  for (const param of REQUIRED_DIGEST) if (auth.params.get(param) === undefined) return `Digest without ${param}`;
-  if (auth.username!.length === 0) return 'Digest with an empty username';
-  if (auth.nonce!.length === 0) return 'Digest with an empty nonce';
-  if (auth.response!.length === 0) return 'Digest with an empty response';
-  if (auth.qop !== undefined) {
-    if (auth.cnonce === undefined) return 'Digest qop without cnonce';
-    if (auth.nc === undefined || !/^[0-9a-fA-F]{8}$/.test(auth.nc)) return 'Digest qop without a valid nc';
+/** Bits of the parameters Digest credentials must carry. */
+const REQUIRED_DIGEST =
+  (1 << DigestParam.Username) |
+  (1 << DigestParam.Realm) |
+  (1 << DigestParam.Nonce) |
+  (1 << DigestParam.Uri) |
+  (1 << DigestParam.Response);
+
+function credentialsProblem(msg: SipMessage, k: number, name: string): string | undefined {
+  const buf = msg.buf;
+  if (!scan.scan(buf, msg.valueStartAt(k), msg.valueEndAt(k))) {
+    // Ask the full decoder what is wrong.
+    try {
+      parseAuthHeader(msg.headerValueAt(k), name);
+    } catch (err) {
+      if (err instanceof SipParseError) return err.reason;
+      throw err;
+    }
+    return `${name} does not decode`;
+  }
+  if (!scan.digest) return undefined;
+  if ((scan.present & REQUIRED_DIGEST) !== REQUIRED_DIGEST) {
+    for (let p = DigestParam.Username; p <= DigestParam.Response; p++) {
+      if (!scan.has(p)) return `Digest without ${DIGEST_PARAM_NAMES[p]}`;
+    }
+  }
+  if (scan.length(DigestParam.Username) === 0) return 'Digest with an empty username';
+  if (scan.length(DigestParam.Nonce) === 0) return 'Digest with an empty nonce';
+  if (scan.length(DigestParam.Response) === 0) return 'Digest with an empty response';
+  if (scan.has(DigestParam.Qop)) {
+    if (!scan.has(DigestParam.Cnonce)) return 'Digest qop without cnonce';
+    if (!scan.has(DigestParam.Nc) || !isNonceCount(buf, scan.start[DigestParam.Nc]!, scan.end[DigestParam.Nc]!)) {
+      return 'Digest qop without a valid nc';
+    }
   }
   return undefined;
+}
+
+const DIGEST_PARAM_NAMES = ['username', 'realm', 'nonce', 'uri', 'response'];
+
+/** nc = 8LHEX (RFC 7616 3.4). */
+function isNonceCount(buf: Uint8Array, a: number, b: number): boolean {
+  if (b - a !== 8) return false;
+  for (let i = a; i < b; i++) {
+    const c = buf[i]! | 0x20;
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
 }
 
 /** Every check, by its configuration name. */

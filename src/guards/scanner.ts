@@ -33,9 +33,10 @@ import { parseAuthHeader } from '../sip/digest.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
-import type { NameAddr } from '../sip/name-addr.js';
+import { type NameAddr, unquote } from '../sip/name-addr.js';
 import { hostAddress } from '../sip/uri.js';
-import { hasTrigger, normalizeForInspection, shellInjectionIn, sqlInjectionIn } from './injection.js';
+import { DigestParam, DigestScan } from './digest-scan.js';
+import { hasTrigger, hasTriggerBytes, normalizeForInspection, shellInjectionIn, sqlInjectionIn } from './injection.js';
 import { PatternMatcher } from './patterns.js';
 import { ScoreBoard } from './score.js';
 import type { Guard, ReplySpec, Source, Verdict } from './types.js';
@@ -124,6 +125,7 @@ export class ScannerGuard implements Guard {
   private scoredDetail = '';
   private sqlPending = false;
   private shellPending = false;
+  private readonly digestScan = new DigestScan();
 
   /** Throws an Error when a `/regex/` pattern does not compile. */
   constructor(config: ScannerConfig, reply: GuardReplyConfig, identity: ScannerIdentity, maxSources = 100_000) {
@@ -289,8 +291,23 @@ export class ScannerGuard implements Guard {
       const id = msg.headerIdAt(k);
       if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
       seen++;
-      this.inspectName('digest username', digestUsername(msg.headerValueAt(k)));
+      this.inspectName('digest username', this.digestUsernameAt(msg, k));
     }
+  }
+
+  /**
+   * The digest username of auth header number `k`; undefined when it holds no character an
+   * injection needs (checked on the octets: nothing is made for a clean name).
+   */
+  private digestUsernameAt(msg: SipMessage, k: number): string | undefined {
+    const scan = this.digestScan;
+    if (!scan.scan(msg.buf, msg.valueStartAt(k), msg.valueEndAt(k))) return digestUsername(msg.headerValueAt(k));
+    if (!scan.has(DigestParam.Username)) return undefined;
+    const a = scan.start[DigestParam.Username]!;
+    const b = scan.end[DigestParam.Username]!;
+    if (!hasTriggerBytes(msg.buf, a, b)) return undefined;
+    const text = msg.buf.toString('utf8', a, b);
+    return (scan.quoted & (1 << DigestParam.Username)) !== 0 ? unquote(text) : text;
   }
 
   private inspectName(where: string, value: string | undefined): void {
