@@ -14,6 +14,7 @@ declare -A wanted=(
   [ipset]=ipset
   [fail2ban-regex]=fail2ban
   [setpriv]=util-linux
+  [svmap]=sipvicious
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

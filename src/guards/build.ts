@@ -3,6 +3,8 @@ import type { BanStore } from '../store/types.js';
 import { AclGuard, type AclLogger } from './acl.js';
 import { type ChainEntry, GuardChain } from './chain.js';
 import type { EventStream } from './events.js';
+import { SanityGuard } from './sanity.js';
+import { ScannerGuard } from './scanner.js';
 import type { Guard } from './types.js';
 
 /** What guards may ask about sipwarden's own identity and the inside. */
@@ -56,6 +58,10 @@ export class GuardBuilder {
     switch (name) {
       case 'acl':
         return new AclGuard(config.acl, config.reply, this.deps.log);
+      case 'sanity':
+        return new SanityGuard(config.sanity);
+      case 'scanner':
+        return new ScannerGuard(config.scanner, config.reply, this.deps.identity);
       default:
         return undefined;
     }
