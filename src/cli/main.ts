@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { bansCommand } from './bans.js';
 import { checkMessageCommand } from './check-message.js';
 import { runCommand } from './run.js';
 
@@ -9,6 +10,7 @@ Usage: sipwarden <command> [options]
 Commands:
   run                     run the proxy (see 'sipwarden run --help')
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
+  bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
   version                 print the version
 
 Run 'sipwarden <command> --help' for a command's options.`;
@@ -26,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'check-message':
       return checkMessageCommand(rest, out);
+    case 'bans':
+      return bansCommand(rest, out);
     case 'version':
     case '--version':
       out(version());
