@@ -286,6 +286,7 @@ function run(
   const store = new SqliteBanStore(opts.db.path, {
     maxBans: opts.db.maxBans,
     pollInterval: 0,
+    busyTimeout: 5000,
     create: command === 'add',
   });
   try {

@@ -14,7 +14,7 @@
  * - Opening drops expired rows. A `meta` table counts flushes, so that a flush by another
  *   process is reported as one `flushed` change rather than one removal per ban.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseCidr } from '../net/cidr.js';
@@ -28,12 +28,17 @@ export interface SqliteBanStoreOptions extends BanStoreOptions {
   synchronous?: 'normal' | 'full';
   /** Create the file (and its directory, mode 0700) when missing. Default true. */
   create?: boolean;
+  /**
+   * How long a write waits for another process's write to finish (SQLite's busy timeout), in
+   * ms. Writes block the event loop while they wait, so the proxy keeps it short; the CLI can
+   * afford to wait longer. Default 250.
+   */
+  busyTimeout?: number;
 }
 
 /** Version of the file's tables (`PRAGMA user_version`). */
 const SCHEMA_VERSION = 1;
-/** How long a write waits for another process's write to finish (SQLite's busy timeout), ms. */
-const BUSY_TIMEOUT_MS = 2000;
+export const DEFAULT_BUSY_TIMEOUT_MS = 250;
 export const DEFAULT_POLL_INTERVAL_MS = 250;
 
 const SCHEMA = `
@@ -102,14 +107,17 @@ export class SqliteBanStore extends IndexedBanStore {
     let db: Database.Database | undefined;
     try {
       if (create) mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-      db = new Database(this.file, { fileMustExist: !create, timeout: BUSY_TIMEOUT_MS });
-      const journal = db.pragma('journal_mode = WAL', { simple: true });
-      if (journal !== 'wal') throw new Error(`cannot use the WAL journal (journal mode ${String(journal)})`);
-      db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      else if (!existsSync(this.file)) throw new Error('no such file');
+      db = new Database(this.file, { fileMustExist: !create, timeout: options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT_MS });
+      // Check before changing anything, so that a wrong file (another program's database) is left as it was.
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
         throw new Error(`written by a newer sipwarden (schema ${version}; this one reads ${SCHEMA_VERSION})`);
       }
+      checkBansTable(db);
+      const journal = db.pragma('journal_mode = WAL', { simple: true });
+      if (journal !== 'wal') throw new Error(`cannot use the WAL journal (journal mode ${String(journal)})`);
+      db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       db.transaction(() => {
         db!.exec(SCHEMA);
         if (version < SCHEMA_VERSION) db!.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -117,8 +125,7 @@ export class SqliteBanStore extends IndexedBanStore {
       this.sql = prepare(db);
     } catch (err) {
       db?.close();
-      const why = (err as { code?: string }).code === 'SQLITE_CANTOPEN' && !create ? 'no such file' : reasonOf(err);
-      throw new Error(`${this.file}: cannot open the ban database: ${why}`, { cause: err });
+      throw new Error(`${this.file}: cannot open the ban database: ${reasonOf(err)}`, { cause: err });
     }
     this.db = db;
     const sql = this.sql;
@@ -252,6 +259,16 @@ export class SqliteBanStore extends IndexedBanStore {
     if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
     this.db.close();
+  }
+}
+
+const BAN_COLUMNS = 'target,guard,reason,created,expires';
+
+/** Throws when the file has a `bans` table that is not ours. */
+function checkBansTable(db: Database.Database): void {
+  const columns = (db.pragma('table_info(bans)') as Array<{ name: string }>).map((c) => c.name).join(',');
+  if (columns !== '' && columns !== BAN_COLUMNS) {
+    throw new Error(`its bans table is not sipwarden's (columns ${columns})`);
   }
 }
 
