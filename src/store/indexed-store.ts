@@ -38,12 +38,21 @@ export function canonicalBan(ban: Ban): Ban {
   if (typeof ban.guard !== 'string' || ban.guard === '') throw new Error(`ban of ${target}: guard must be named`);
   if (typeof ban.reason !== 'string') throw new Error(`ban of ${target}: reason must be text`);
   return Object.freeze({
-    target,
+    target: flatten(target),
     guard: ban.guard,
     reason: ban.reason,
     created: Math.round(ban.created),
     expires: Math.round(ban.expires),
   });
+}
+
+/**
+ * The same text as one flat string. Canonical targets are built by concatenation (ropes of many
+ * small pieces): flattening halves the memory a held ban takes and speeds up hashing it.
+ */
+export function flatten(text: string): string {
+  Number(text); // reading a rope as a number flattens it in place; the rope is dropped at the next GC
+  return text;
 }
 
 /** True when two bans of the same target say the same. */
