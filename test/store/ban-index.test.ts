@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { normalizeIp } from '../../src/net/cidr.js';
 import { BanIndex } from '../../src/store/ban-index.js';
 import type { Ban } from '../../src/store/types.js';
@@ -18,7 +21,10 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const hex = (n: number) => n.toString(16);
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const hex = (n: number) => Math.floor(n).toString(16);
 
 describe('BanIndex', () => {
   it('holds 200k IPv6 addresses (hash chains included) and forgets them exactly', () => {
@@ -84,6 +90,52 @@ describe('BanIndex', () => {
     assert.equal(index.size, 2);
     assert.equal(index.soonest()?.target, '192.0.2.2');
     assert.equal(index.find('192.0.2.1', 250)?.expires, 300);
+  });
+
+  it('a lookup of an address that is not banned allocates nothing (no minor GC in 2M lookups)', async () => {
+    const index = new BanIndex();
+    const rnd = mulberry32(3);
+    for (let i = 0; i < 10_000; i++) {
+      index.set(ban(`10.${i >> 8}.${i & 255}.1`, Date.now() + 60_000));
+      index.set(ban(normalizeIp(`2001:db8:${hex(i)}::`).replace(/::$/, '::/64'), Date.now() + 60_000));
+    }
+    index.set(ban('198.51.100.0/24', Date.now() + 60_000));
+    index.set(ban('2001:db8:ffff::/48', Date.now() + 60_000));
+    // Flat strings, as a socket reports them.
+    const flat = (s: string) => Buffer.from(s, 'latin1').toString('latin1');
+    const misses = Array.from({ length: 1024 }, (_, i) =>
+      flat(
+        i % 2 === 0
+          ? `192.0.2.${i & 255}`
+          : `2001:db9:${hex(rnd() * 65536)}:${hex(rnd() * 65536)}:${hex(rnd() * 65536)}::${hex(rnd() * 65536)}`,
+      ),
+    );
+    const now = Date.now();
+    let found = 0;
+    const lookups = () => {
+      for (let i = 0; i < 2_000_000; i++) if (index.find(misses[i & 1023]!, now) !== undefined) found++;
+    };
+    lookups(); // optimise first
+    const minorGcs: number[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minorGcs.push(e.startTime);
+      }
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    gc(); // start with an empty young generation
+    await new Promise((r) => setTimeout(r, 20));
+    const start = performance.now();
+    lookups();
+    const end = performance.now();
+    await new Promise((r) => setTimeout(r, 50));
+    observer.disconnect();
+    // Only collections that started while the lookups ran (the test runner allocates around them).
+    const minor = minorGcs.filter((t) => t >= start && t <= end).length;
+    assert.equal(found, 0);
+    // At 16 bytes per lookup, 2M lookups would fill the young generation (16 MiB) twice.
+    assert.equal(minor, 0, `${minor} minor GCs during 2M lookups of addresses that are not banned`);
   });
 
   it('refuses a target that is not canonical', () => {
