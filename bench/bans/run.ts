@@ -13,13 +13,15 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { BansGuard } from '../../src/guards/bans.js';
+import type { Source } from '../../src/guards/types.js';
 import { normalizeCidr } from '../../src/net/cidr.js';
-import { formatIPv4 } from '../../src/net/ip.js';
+import { classifyIp, formatIPv4 } from '../../src/net/ip.js';
 import { flatten } from '../../src/store/indexed-store.js';
 import { MemoryBanStore } from '../../src/store/memory.js';
 import { SqliteBanStore } from '../../src/store/sqlite.js';
@@ -151,6 +153,17 @@ function timeFind(store: MemoryBanStore, addresses: string[], now: number): numb
   return Number(process.hrtime.bigint() - start) / LOOKUPS;
 }
 
+const parsedV4 = new Float64Array(1);
+const parsedV6 = new Uint16Array(8);
+
+/** Parsing the address text alone (what every lookup by text must do first). */
+function timeParse(addresses: string[]): number {
+  const n = addresses.length;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < LOOKUPS; i++) sink += classifyIp(addresses[i & (n - 1)]!, parsedV4, parsedV6);
+  return Number(process.hrtime.bigint() - start) / LOOKUPS;
+}
+
 function timeMap(map: Map<string, Ban>, addresses: string[]): number {
   const n = addresses.length;
   const start = process.hrtime.bigint();
@@ -167,18 +180,24 @@ function median(xs: number[]): number {
 
 /** Counts minor GCs (scavenges) while `fn` runs. */
 async function scavengesDuring(fn: () => void): Promise<number> {
-  let count = 0;
+  const starts: number[] = [];
   const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === 1) count++;
+    for (const e of list.getEntries()) {
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        starts.push(e.startTime);
+      }
+    }
   });
   observer.observe({ entryTypes: ['gc'] });
   gc();
   await nextTurn();
-  count = 0;
+  const begin = performance.now();
   fn();
+  const end = performance.now();
   await new Promise((r) => setTimeout(r, 50));
   observer.disconnect();
-  return count;
+  // Only collections that started while `fn` ran.
+  return starts.filter((t) => t >= begin && t <= end).length;
 }
 
 /** Heap bytes per ban held by a store, and per bare ban object; measured before anything else runs. */
@@ -218,6 +237,7 @@ async function main(): Promise<void> {
   ].map((t) => flat(normalizeCidr(t)));
   const { perBan, perBareBan } = memoryPerBan(all, now);
   const rows: string[][] = [];
+  const parseTimes: Record<string, number> = {};
   const notes: string[] = [];
   for (const scenario of [v4Scenario(), v6Scenario(), mixedScenario()]) {
     const store = new MemoryBanStore({ maxBans: BANS });
@@ -243,6 +263,7 @@ async function main(): Promise<void> {
       times.mapHit.push(r[2]!);
       times.mapMiss.push(r[3]!);
     }
+    parseTimes[scenario.name] = median(Array.from({ length: ROUNDS }, () => timeParse(scenario.misses)));
     const scavenges = await scavengesDuring(() => timeFind(store, scenario.misses, now));
     const hit = median(times.hit);
     const miss = median(times.miss);
@@ -260,6 +281,37 @@ async function main(): Promise<void> {
     ]);
     store.close();
   }
+
+  // The bans guard on one banned source flooding (the same address, hot in the cache), and
+  // on a source that is not banned, with the last scenario's bans held.
+  const guardStore = new MemoryBanStore({ maxBans: BANS });
+  for (const t of all) guardStore.add(ban(t, now));
+  const guard = new BansGuard(
+    { mode: 'enforce', action: 'drop', defaultDuration: 3_600_000, maxBans: BANS },
+    guardStore,
+    {
+      code: 403,
+      reason: 'Forbidden',
+    },
+  );
+  const source = (address: string): Source => ({ transport: 'udp', address: flat(address), port: 5060, family: 4 });
+  const timeGuard = (src: Source): number => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < LOOKUPS; i++) if (guard.checkSource(src, 500, now).action !== 'pass') sink++;
+    return Number(process.hrtime.bigint() - start) / LOOKUPS;
+  };
+  const bannedSource = source(all[0]!);
+  const freeSource = source('192.0.2.200');
+  const guardBanned: number[] = [];
+  const guardFree: number[] = [];
+  for (let round = 0; round < ROUNDS + 1; round++) {
+    const b = timeGuard(bannedSource);
+    const f = timeGuard(freeSource);
+    if (round === 0) continue;
+    guardBanned.push(b);
+    guardFree.push(f);
+  }
+  guardStore.close();
 
   // SQLite: durable adds and opening a full file.
   const dir = mkdtempSync(join(tmpdir(), 'sipwarden-bench-bans-'));
@@ -294,6 +346,15 @@ async function main(): Promise<void> {
       rows,
       new Set([1, 2, 3, 4, 5, 6, 7]),
     )}\n\n`,
+  );
+  process.stdout.write(
+    `of a miss, parsing the address text (classifyIp): ${Object.entries(parseTimes)
+      .map(([name, ns]) => `${name.split(',')[0]} ${ns.toFixed(1)} ns`)
+      .join(', ')}\n`,
+  );
+  process.stdout.write(
+    `bans guard checkSource: ${median(guardBanned).toFixed(1)} ns for one banned IPv4 source flooding, ` +
+      `${median(guardFree).toFixed(1)} ns for a source that is not banned\n`,
   );
   process.stdout.write(
     `memory: ${perBan.toFixed(0)} bytes of heap per ban held (half IPv4 addresses, half IPv6 /64s), ` +
