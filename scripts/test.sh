@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 declare -A wanted=(
   [sipp]=sip-tester
   [openssl]=openssl
+  [ip]=iproute2
+  [nft]=nftables
+  [iptables-restore]=iptables
+  [ip6tables-restore]=iptables
+  [ipset]=ipset
+  [fail2ban-regex]=fail2ban
+  [setpriv]=util-linux
+  [svmap]=sipvicious
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

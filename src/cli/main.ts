@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
+import { bansCommand } from './bans.js';
 import { checkMessageCommand } from './check-message.js';
+import { firewallCommand } from './firewall.js';
 import { runCommand } from './run.js';
 
 const USAGE = `sipwarden — SIP security edge proxy
@@ -9,6 +11,8 @@ Usage: sipwarden <command> [options]
 Commands:
   run                     run the proxy (see 'sipwarden run --help')
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
+  bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
+  firewall BACKEND        print a host firewall ruleset (BACKEND: nftables or iptables)
   version                 print the version
 
 Run 'sipwarden <command> --help' for a command's options.`;
@@ -26,6 +30,10 @@ export async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'check-message':
       return checkMessageCommand(rest, out);
+    case 'bans':
+      return bansCommand(rest, out);
+    case 'firewall':
+      return firewallCommand(rest, (text) => process.stdout.write(text));
     case 'version':
     case '--version':
       out(version());

@@ -4,6 +4,8 @@ import { AclGuard, type AclLogger } from './acl.js';
 import { type ChainEntry, GuardChain } from './chain.js';
 import type { EventStream } from './events.js';
 import { FloodGuard } from './flood.js';
+import { SanityGuard } from './sanity.js';
+import { ScannerGuard } from './scanner.js';
 import type { Guard } from './types.js';
 
 /** What guards may ask about sipwarden's own identity and the inside. */
@@ -59,6 +61,10 @@ export class GuardBuilder {
         return new AclGuard(config.acl, config.reply, this.deps.log);
       case 'flood':
         return new FloodGuard(config.flood);
+      case 'sanity':
+        return new SanityGuard(config.sanity);
+      case 'scanner':
+        return new ScannerGuard(config.scanner, config.reply, this.deps.identity);
       default:
         return undefined;
     }

@@ -1,18 +1,50 @@
+/**
+ * The `msg` text of a ban's log line, the one line fail2ban's sipwarden filter
+ * (deploy/fail2ban/filter.d/sipwarden.conf) acts on:
+ *
+ * ```text
+ * Blocking traffic from 192.0.2.7 guard=flood rule=density for 300s
+ * ```
+ *
+ * It is built from sipwarden's own fields only, each checked: the source address must be an
+ * IP address (fail2ban bans hosts, so for a network ban it is the source address, and the
+ * network is in the line's `target` field), the guard and rule names must be short lower-case
+ * words, the duration is whole seconds. Attacker text never enters it, so nothing an attacker
+ * sends can produce a matching `msg`. Events that ban nobody (monitor mode, other actions)
+ * get a text the filter does not match.
+ */
 import { isIP } from 'node:net';
 import type { SecurityEvent } from '../guards/types.js';
+import { normalizeIp } from '../net/ip.js';
 
-const NAME = /^[a-z0-9-]{1,32}$/;
+const NAME = /^[a-z0-9-]{1,40}$/;
 
-/**
- * The text of a ban's log line, which fail2ban's filter matches:
- * `Blocking traffic from 192.0.2.7 guard=flood rule=density for 300s`.
- * Built from sipwarden's own fields only (an address checked by isIP, guard and rule names of
- * a fixed alphabet), so no attacker text can reach it.
- */
+function name(value: string): string {
+  return typeof value === 'string' && NAME.test(value) ? value : 'invalid';
+}
+
+/** The source address as fail2ban must see it (IPv4-mapped IPv6 as IPv4), or undefined. */
+function address(value: string): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  let ip: string;
+  try {
+    ip = normalizeIp(value);
+  } catch {
+    return undefined;
+  }
+  return isIP(ip) === 0 ? undefined : ip;
+}
+
+/** The `msg` of a ban event's log line (see the module comment). Never throws. */
 export function banMessage(event: SecurityEvent): string {
-  const address = isIP(event.source.address) !== 0 ? event.source.address : 'invalid';
-  const guard = NAME.test(event.guard) ? event.guard : 'unknown';
-  const rule = NAME.test(event.rule) ? event.rule : 'unknown';
-  const seconds = event.ban === undefined ? 0 : Math.max(0, Math.round((event.ban.until - event.time) / 1000));
-  return `Blocking traffic from ${address} guard=${guard} rule=${rule} for ${seconds}s`;
+  const guard = name(event.guard);
+  const rule = name(event.rule);
+  const ban = event.action === 'ban' ? event.ban : undefined;
+  if (!ban) return `No ban (action ${name(event.action)}) guard=${guard} rule=${rule}`;
+  const seconds = Math.max(0, Math.ceil((ban.until - event.time) / 1000));
+  const duration = Number.isFinite(seconds) ? `${seconds}s` : 'unknown';
+  const ip = address(event.source?.address);
+  if (ip === undefined) return `Ban of an unreadable source address guard=${guard} rule=${rule} for ${duration}`;
+  if (event.monitor) return `Would block traffic from ${ip} guard=${guard} rule=${rule} for ${duration} (monitor)`;
+  return `Blocking traffic from ${ip} guard=${guard} rule=${rule} for ${duration}`;
 }

@@ -340,18 +340,36 @@ export class SipMessage {
     return parseVia(v, 0, firstElementEnd(v));
   }
 
-  /** Every Via entry, top first. */
+  /** Every Via entry, top first. A plain line holding one entry is decoded in place. */
   get vias(): Via[] {
     if (this._vias === undefined) {
       const out: Via[] = [];
       for (let k = this.viaAt; k !== -1 && k < this.headerCount; k++) {
         if (this.headerIdAt(k) !== H.Via) continue;
+        if (this.isPlain(k) && !this.hasComma(k)) {
+          const via =
+            k === this.viaAt
+              ? this.topVia
+              : plainVia(this.buf, this.head, this.start, this.valueStart(k), this.valueEnd(k));
+          if (via !== undefined) {
+            out.push(via);
+            continue;
+          }
+        }
         const v = this.headerValueAt(k);
         for (const [a, b] of splitList(v)) out.push(parseVia(v, a, b));
       }
       this._vias = out;
     }
     return this._vias;
+  }
+
+  /** Whether the value of header number `k` holds a comma (possibly a list separator). */
+  private hasComma(k: number): boolean {
+    const buf = this.buf;
+    const b = this.valueEnd(k);
+    for (let i = this.valueStart(k); i < b; i++) if (buf[i] === 0x2c) return true;
+    return false;
   }
 
   get from(): NameAddr {
@@ -493,10 +511,10 @@ export class SipMessage {
   }
 
   get contact(): ContactValue | undefined {
-    const lines = this.valuesOf(H.Contact);
-    if (lines.length === 0) return undefined;
-    if (lines.length === 1 && lines[0]!.trim() === '*') return { star: true };
-    return { star: false, addresses: this.nameAddrList(lines, 'Contact') };
+    const k = this.findHeaderId(H.Contact);
+    if (k === -1) return undefined;
+    if (this.findHeaderId(H.Contact, k + 1) === -1 && this.headerValueAt(k).trim() === '*') return { star: true };
+    return { star: false, addresses: this.nameAddrsOf(H.Contact, 'Contact') };
   }
 
   get routes(): NameAddr[] {
@@ -504,11 +522,11 @@ export class SipMessage {
   }
 
   get recordRoutes(): NameAddr[] {
-    return this.nameAddrList(this.valuesOf(H.RecordRoute), 'Record-Route');
+    return this.nameAddrsOf(H.RecordRoute, 'Record-Route');
   }
 
   get paths(): NameAddr[] {
-    return this.nameAddrList(this.valuesOf(H.Path), 'Path');
+    return this.nameAddrsOf(H.Path, 'Path');
   }
 
   get authorization(): AuthHeader | undefined {
@@ -541,20 +559,6 @@ export class SipMessage {
     const n = this.headerCount;
     for (let k = 0; k < n; k++) if (this.headerIdAt(k) === id) return this.headerValueAt(k);
     return undefined;
-  }
-
-  /** Lines of a header id, in order. */
-  private valuesOf(id: H): string[] {
-    const out: string[] = [];
-    const n = this.headerCount;
-    for (let k = 0; k < n; k++) if (this.headerIdAt(k) === id) out.push(this.headerValueAt(k));
-    return out;
-  }
-
-  private nameAddrList(lines: string[], what: string): NameAddr[] {
-    const out: NameAddr[] = [];
-    for (const line of lines) for (const [a, b] of splitList(line)) out.push(parseNameAddr(line, a, b, what));
-    return out;
   }
 
   /** Every entry of a name-addr list header; a line holding one plain entry is decoded in place. */

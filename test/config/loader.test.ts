@@ -222,7 +222,7 @@ describe('loadConfigFromString: a valid configuration', () => {
     assert.equal(config.secret, undefined);
     assert.equal(config.dataDir, join(dir, 'data'));
     assert.deepEqual(config.log, { level: 'info', file: undefined });
-    assert.deepEqual(config.guards.chain, ['acl', 'bans', 'flood', 'sanity', 'scanner']);
+    assert.deepEqual(config.guards.chain, ['acl', 'bans', 'flood', 'scanner', 'sanity']);
     assert.deepEqual(config.guards.flood, {
       mode: 'enforce',
       window: 2_000,

@@ -1,0 +1,344 @@
+/**
+ * `sipwarden bans`: list and edit the bans in the ban database. It works on the file while
+ * sipwarden runs: the running instance sees the change within a second (it polls the file).
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatDuration } from '../config/duration.js';
+import { ConfigError, DEFAULTS, loadConfig, parseDuration } from '../config/index.js';
+import { sanitize } from '../log/sanitize.js';
+import { parseCidr } from '../net/cidr.js';
+import { SqliteBanStore } from '../store/sqlite.js';
+import type { Ban } from '../store/types.js';
+
+export const BANS_USAGE = `Usage: sipwarden bans <command> [--config FILE | --db FILE] [options]
+
+Lists and edits the bans in the ban database. A running sipwarden on the same file
+sees every change within a second.
+
+Commands:
+  list [--json]                          bans in force, soonest expiry first
+  add TARGET [--for TIME] [--reason TEXT]
+                                         ban an address or network (192.0.2.7,
+                                         198.51.100.0/24, 2001:db8:1:2::/64); a ban
+                                         that already lasts longer is kept
+  remove TARGET                          lift the ban of exactly TARGET
+  flush                                  lift every ban
+
+Options:
+  --config FILE   use the ban database of this configuration (store.file in data_dir)
+  --db FILE       use this ban database file (default: ./data/sipwarden.db)
+  --for TIME      length of the ban: 90s, 30m, 12h, 7d (default: guards.bans.default_duration
+                  of the configuration, else 1h; at most 365d)
+  --reason TEXT   why, shown by 'list' (default: "banned by an operator")
+  --json          'list' as JSON
+
+Exit status: 0 done, 1 not found or failed, 2 usage error.`;
+
+/** The guard name recorded for bans added here. */
+export const ADMIN_GUARD = 'admin';
+/** Longest ban the CLI adds. */
+export const MAX_CLI_BAN_MS = 365 * 86_400_000;
+/** Longest reason kept (characters). */
+export const MAX_REASON_LENGTH = 200;
+const DEFAULT_REASON = 'banned by an operator';
+
+/** Exit codes. */
+const OK = 0;
+const FAILED = 1;
+const USAGE = 2;
+
+class UsageError extends Error {}
+
+/**
+ * Operator text made fit to store and print: control characters (C0, DEL, C1), line and
+ * paragraph separators, bidirectional controls and lone surrogates removed, runs of white
+ * space made one space, trimmed, at most `MAX_REASON_LENGTH` characters (a pair never split).
+ */
+export function cleanReason(text: string): string {
+  let out = '';
+  let length = 0;
+  let space = false;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f) || ch === ' ' || c === 0xa0 || c === 0x3000) {
+      // C0/C1 controls (tab and newline included) and spaces: one space between words.
+      space = out !== '';
+      continue;
+    }
+    if (
+      c === 0x2028 ||
+      c === 0x2029 ||
+      c === 0x200e ||
+      c === 0x200f ||
+      (c >= 0x202a && c <= 0x202e) ||
+      (c >= 0x2066 && c <= 0x2069) ||
+      (c >= 0xd800 && c <= 0xdfff)
+    ) {
+      continue;
+    }
+    const add = (space ? 1 : 0) + ch.length;
+    if (length + add > MAX_REASON_LENGTH) break;
+    if (space) out += ' ';
+    out += ch;
+    length += add;
+    space = false;
+  }
+  return out;
+}
+
+/** `2026-11-01T12:00:00Z`: ISO 8601, UTC, whole seconds. */
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `1d 2h`, `5m 30s`, `45s`: the two largest units of a remaining time. */
+export function formatRemaining(ms: number): string {
+  let s = Math.max(0, Math.ceil(ms / 1000));
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3_600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
+    if (s >= size || (unit === 's' && parts.length === 0)) {
+      parts.push(`${Math.floor(s / size)}${unit}`);
+      s %= size;
+    }
+    if (parts.length === 2) break;
+  }
+  return parts.join(' ');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((cell, col) => Math.max(cell.length, ...rows.map((row) => row[col]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, col) => cell.padEnd(widths[col]!))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function listTable(bans: Ban[], now: number): string {
+  const rows = bans.map((b) => [
+    b.target,
+    sanitize(b.guard, 32),
+    sanitize(b.reason, 80),
+    isoTime(b.created),
+    isoTime(b.expires),
+    formatRemaining(b.expires - now),
+  ]);
+  return table(['ADDRESS', 'GUARD', 'REASON', 'SINCE', 'EXPIRES', 'LEFT'], rows);
+}
+
+function listJson(bans: Ban[], now: number): string {
+  return JSON.stringify(
+    bans.map((b) => ({
+      target: b.target,
+      guard: b.guard,
+      reason: b.reason,
+      created: new Date(b.created).toISOString(),
+      expires: new Date(b.expires).toISOString(),
+      remainingMs: Math.max(0, b.expires - now),
+    })),
+    null,
+    2,
+  );
+}
+
+interface Database {
+  path: string;
+  maxBans: number;
+  defaultDuration: number;
+}
+
+/** The file and limits to use, from --config or --db (or the default data directory). */
+function database(config: string | undefined, db: string | undefined): Database {
+  const bansDefaults = DEFAULTS.guards.bans;
+  if (config !== undefined && db !== undefined) throw new UsageError('give --config or --db, not both');
+  if (db !== undefined) {
+    if (db === '') throw new UsageError('--db needs a file name');
+    return { path: resolve(db), maxBans: bansDefaults.max_bans, defaultDuration: bansDefaults.default_duration };
+  }
+  if (config === undefined) {
+    return {
+      path: resolve(DEFAULTS.data_dir, DEFAULTS.store.file),
+      maxBans: bansDefaults.max_bans,
+      defaultDuration: bansDefaults.default_duration,
+    };
+  }
+  const c = loadConfig({ file: config });
+  if (c.store.type !== 'sqlite') {
+    throw new Error(`${config}: store.type is ${c.store.type}: bans live only inside the running sipwarden`);
+  }
+  return { path: c.store.path, maxBans: c.guards.bans.maxBans, defaultDuration: c.guards.bans.defaultDuration };
+}
+
+function canonicalTarget(text: string | undefined, command: string): string {
+  if (text === undefined) throw new UsageError(`${command} needs a TARGET (an address or network)`);
+  try {
+    return parseCidr(text).text;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function banLength(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const ms = parseDuration(text);
+  const quoted = JSON.stringify(sanitize(text, 40));
+  if (ms === undefined) throw new UsageError(`--for ${quoted} is not a duration (e.g. 90s, 30m, 12h, 7d)`);
+  if (ms < 1000) throw new UsageError(`--for ${quoted}: a ban lasts at least 1s`);
+  if (ms > MAX_CLI_BAN_MS) throw new UsageError(`--for ${quoted}: a ban lasts at most 365d`);
+  return ms;
+}
+
+/** Options each command accepts besides --config, --db and --help. */
+const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  list: ['json'],
+  add: ['for', 'reason'],
+  remove: [],
+  flush: [],
+};
+const COMMAND_ARGS: Record<string, number> = { list: 0, add: 1, remove: 1, flush: 0 };
+
+/** Runs `sipwarden bans ...`; returns the exit code. */
+export function bansCommand(
+  argv: string[],
+  out: (line: string) => void,
+  err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): number {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    err(`sipwarden bans: ${(e as Error).message}\n\n${BANS_USAGE}`);
+    return USAGE;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out(BANS_USAGE);
+    return OK;
+  }
+  const [command, ...args] = positionals;
+  try {
+    if (command === undefined) throw new UsageError('which command: list, add, remove or flush?');
+    if (!(command in COMMAND_OPTIONS)) throw new UsageError(`unknown command '${sanitize(command, 40)}'`);
+    for (const name of ['json', 'for', 'reason'] as const) {
+      if (values[name] !== undefined && !COMMAND_OPTIONS[command]!.includes(name)) {
+        throw new UsageError(`--${name} does not go with '${command}'`);
+      }
+    }
+    if (args.length > COMMAND_ARGS[command]!) {
+      throw new UsageError(`too many arguments for '${command}': ${sanitize(args.join(' '), 60)}`);
+    }
+    const target = COMMAND_ARGS[command] === 1 ? canonicalTarget(args[0], command) : undefined;
+    const db = database(values.config, values.db);
+    const length = command === 'add' ? banLength(values.for, db.defaultDuration) : 0;
+    const reason = values.reason === undefined ? DEFAULT_REASON : cleanReason(values.reason);
+    if (command === 'add' && reason === '')
+      throw new UsageError('--reason is empty once control characters are removed');
+    return run(command, target, { db, length, reason, json: values.json === true }, out, err);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      const usage = e instanceof UsageError ? "\nRun 'sipwarden bans --help' for usage." : '';
+      err(`sipwarden bans: ${e.message}${usage}`);
+      return USAGE;
+    }
+    err(`sipwarden bans: ${(e as Error).message}`);
+    return FAILED;
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      db: { type: 'string' },
+      for: { type: 'string' },
+      reason: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+}
+
+interface RunOptions {
+  db: Database;
+  length: number;
+  reason: string;
+  json: boolean;
+}
+
+function run(
+  command: string,
+  target: string | undefined,
+  opts: RunOptions,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): number {
+  // Only 'add' creates the file; the others need one to be there.
+  const store = new SqliteBanStore(opts.db.path, {
+    maxBans: opts.db.maxBans,
+    pollInterval: 0,
+    busyTimeout: 5000,
+    create: command === 'add',
+  });
+  try {
+    const now = Date.now();
+    switch (command) {
+      case 'list': {
+        const bans = store.list(now);
+        if (opts.json) out(listJson(bans, now));
+        else out(bans.length === 0 ? 'no bans' : listTable(bans, now));
+        return OK;
+      }
+      case 'add': {
+        const requested: Ban = {
+          target: target!,
+          guard: ADMIN_GUARD,
+          reason: opts.reason,
+          created: now,
+          expires: now + opts.length,
+        };
+        store.add(requested);
+        const held = store.list(now).find((b) => b.target === target);
+        if (held === undefined) {
+          err(`sipwarden bans: the ban of ${target} was not kept`);
+          return FAILED;
+        }
+        if (held.expires > requested.expires) {
+          out(
+            `${target} stays banned until ${isoTime(held.expires)} (${formatRemaining(held.expires - now)} left, ` +
+              `longer than ${formatDuration(opts.length)}) by ${sanitize(held.guard, 32)}: ${sanitize(held.reason, 80)}`,
+          );
+        } else {
+          out(`banned ${target} until ${isoTime(held.expires)} (${formatDuration(opts.length)})`);
+        }
+        return OK;
+      }
+      case 'remove': {
+        if (store.remove(target!)) {
+          out(`lifted the ban of ${target}`);
+          return OK;
+        }
+        const covering = target!.includes('/') ? undefined : store.find(target!, now);
+        const hint = covering === undefined ? '' : ` (it is inside the ban of ${covering.target})`;
+        err(`sipwarden bans: no ban of ${target}${hint}`);
+        return FAILED;
+      }
+      default: {
+        const count = store.flush();
+        out(`lifted ${count} ban${count === 1 ? '' : 's'}`);
+        return OK;
+      }
+    }
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * What the host firewall must let in, worked out once for both renderers (nftables and
+ * iptables): the SIP listeners' ports, the other open TCP ports, and who may reach the admin
+ * API. Validation happens here, so a renderer only formats.
+ */
+import type { FirewallConfig } from '../config/types.js';
+import { parseCidr } from '../net/cidr.js';
+import { parseIp } from '../net/ip.js';
+
+/** A SIP listener as the firewall sees it (a loaded `Config`'s `listen` entries satisfy it). */
+export interface FirewallListener {
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  /** Bound IP address; `0.0.0.0` or `::` for every address of that family. */
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6 | 0;
+  /** Canonical URL, shown in the rule's comment. */
+  readonly url: string;
+}
+
+/** The admin API's TCP port and the networks allowed to reach it besides loopback. */
+export interface AdminAccess {
+  readonly port: number;
+  /** Addresses or networks (IPv4 or IPv6); empty: loopback only. */
+  readonly allowFrom?: readonly string[];
+}
+
+export interface FirewallRenderInput {
+  readonly firewall: Readonly<FirewallConfig>;
+  readonly listeners: readonly FirewallListener[];
+  readonly admin?: AdminAccess;
+}
+
+/** One port to accept: protocol, family, destination address (undefined: any) and port. */
+export interface OpenPort {
+  readonly protocol: 'udp' | 'tcp';
+  readonly family: 4 | 6;
+  /** Destination address to match, or undefined for every address of the family. */
+  readonly address: string | undefined;
+  readonly port: number;
+  /** Listener URLs this rule serves (comment). */
+  readonly label: string;
+}
+
+/** Networks allowed to the admin port, split by family (canonical text). */
+export interface AdminPlan {
+  readonly port: number;
+  readonly v4: readonly string[];
+  readonly v6: readonly string[];
+}
+
+/** Everything a renderer needs, validated. */
+export interface FirewallPlan {
+  readonly table: string;
+  readonly scanSlowing: boolean;
+  readonly sip: readonly OpenPort[];
+  /** Listeners that cannot be opened (port 0: chosen at start), for a comment. */
+  readonly skipped: readonly string[];
+  readonly openTcpPorts: readonly number[];
+  readonly admin: AdminPlan | undefined;
+}
+
+export class FirewallRenderError extends Error {
+  override readonly name = 'FirewallRenderError';
+}
+
+/** Rate limits shared by both renderers (kept equal so both rulesets behave alike). */
+export const LIMITS = Object.freeze({
+  /** ICMP/ICMPv6 echo requests accepted per second (all sources together), and burst. */
+  pingPerSecond: 5,
+  pingBurst: 10,
+  /** Log lines per minute for dropped packets and for probes, and burst. */
+  logPerMinute: 10,
+  logBurst: 5,
+  /** A source probing more closed ports than this per minute gets silence only. */
+  probesPerMinute: 10,
+  /** One probe in this many is answered as "closed" (TCP reset / ICMP port unreachable). */
+  rejectOneIn: 4,
+});
+
+const WILDCARD = new Set(['0.0.0.0', '::']);
+
+function isWildcard(host: string): boolean {
+  return WILDCARD.has(host);
+}
+
+function checkPort(port: number, what: string): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new FirewallRenderError(`${what} must be a port number from 1 to 65535, got ${String(port)}`);
+  }
+}
+
+/**
+ * The SIP ports to open, one per distinct (protocol, family, address, port): `tls` is TCP; a
+ * listener on `0.0.0.0` or `::` opens the port for every address of its family (sipwarden binds
+ * IPv6 sockets IPv6-only, so `::` does not cover IPv4). Listeners on port 0 are skipped.
+ */
+export function sipPorts(listeners: readonly FirewallListener[]): { ports: OpenPort[]; skipped: string[] } {
+  const byKey = new Map<
+    string,
+    { protocol: 'udp' | 'tcp'; family: 4 | 6; address: string | undefined; port: number; labels: string[] }
+  >();
+  const skipped: string[] = [];
+  for (const l of listeners) {
+    const ip = parseIp(l.host);
+    if (!ip) throw new FirewallRenderError(`listener ${JSON.stringify(l.url)}: the firewall needs an IP address`);
+    if (l.port === 0) {
+      skipped.push(l.url);
+      continue;
+    }
+    checkPort(l.port, `listener ${l.url}`);
+    const protocol = l.transport === 'udp' ? 'udp' : 'tcp';
+    const address = isWildcard(l.host) ? undefined : l.host;
+    const key = `${protocol} ${ip.family} ${address ?? '*'} ${l.port}`;
+    const entry = byKey.get(key);
+    if (entry) entry.labels.push(l.url);
+    else byKey.set(key, { protocol, family: ip.family, address, port: l.port, labels: [l.url] });
+  }
+  const ports: OpenPort[] = [];
+  for (const e of byKey.values()) {
+    ports.push({ protocol: e.protocol, family: e.family, address: e.address, port: e.port, label: e.labels.join(' ') });
+  }
+  return { ports, skipped };
+}
+
+/** Validates the input and works out what to open. Throws FirewallRenderError for bad input. */
+export function buildPlan(input: FirewallRenderInput): FirewallPlan {
+  const fw = input.firewall;
+  if (!/^[a-z][a-z0-9_]{0,23}$/.test(fw.table)) {
+    throw new FirewallRenderError(`table ${JSON.stringify(fw.table)}: 1-24 lower-case letters, digits or "_"`);
+  }
+  const { ports, skipped } = sipPorts(input.listeners);
+  const openTcpPorts = [...new Set(fw.openTcpPorts)].sort((a, b) => a - b);
+  for (const p of openTcpPorts) checkPort(p, 'firewall.open_tcp_ports');
+  let admin: AdminPlan | undefined;
+  if (input.admin) {
+    const port = input.admin.port;
+    checkPort(port, 'the admin port');
+    if (ports.some((p) => p.protocol === 'tcp' && p.port === port)) {
+      throw new FirewallRenderError(`the admin port ${port} is also a SIP TCP/TLS listener port`);
+    }
+    if (openTcpPorts.includes(port)) {
+      throw new FirewallRenderError(
+        `the admin port ${port} is in firewall.open_tcp_ports, which opens it to everyone: use the admin allow list instead`,
+      );
+    }
+    const v4: string[] = [];
+    const v6: string[] = [];
+    for (const text of input.admin.allowFrom ?? []) {
+      let cidr: ReturnType<typeof parseCidr>;
+      try {
+        cidr = parseCidr(text);
+      } catch (err) {
+        throw new FirewallRenderError(`admin allow list: ${(err as Error).message}`);
+      }
+      const list = cidr.family === 4 ? v4 : v6;
+      if (!list.includes(cidr.text)) list.push(cidr.text);
+    }
+    admin = { port, v4, v6 };
+  }
+  return { table: fw.table, scanSlowing: fw.scanSlowing, sip: ports, skipped, openTcpPorts, admin };
+}
