@@ -355,15 +355,69 @@ function startCaller(repoRoot: string, options: Options, ports: Ports, dir: stri
   return { child, statsFile, dir };
 }
 
-/** Per-call setup times (ms) from sipp's -trace_rtt file. */
-function readSetupTimes(dir: string): number[] {
+interface SetupTime {
+  /** When the call started, ms after sipp started (the response's time less the setup time). */
+  startMs: number;
+  setupMs: number;
+}
+
+/** Per-call setup times from sipp's -trace_rtt file (`Date_ms;response_time_ms;rtd_no`). */
+function readSetupTimes(dir: string): SetupTime[] {
   const file = readdirSync(dir).find((name) => name.endsWith('_rtt.csv'));
   if (!file) return [];
   return readFileSync(join(dir, file), 'utf8')
     .split('\n')
     .slice(1)
-    .map((line) => Number(line.split(';')[1]))
-    .filter((n) => Number.isFinite(n));
+    .map((line) => line.split(';').map(Number))
+    .filter((f) => Number.isFinite(f[0]) && Number.isFinite(f[1]))
+    .map((f) => ({ startMs: f[0]! - f[1]!, setupMs: f[1]! }));
+}
+
+/** Call numbers (1-based, in the order sipp started them) of the calls sipp reports as failed. */
+function readFailedCalls(dir: string): Set<number> {
+  const failed = new Set<number>();
+  let text = '';
+  try {
+    text = readFileSync(join(dir, 'uac.errors.log'), 'utf8');
+  } catch {
+    return failed;
+  }
+  for (const m of text.matchAll(/Call-Id: (\d+)-[^,]*, [^\n]*?aborting call/g)) failed.add(Number(m[1]));
+  return failed;
+}
+
+interface CallFigures {
+  calls: number;
+  successful: number;
+  meanMs: number;
+  p99Ms: number;
+}
+
+/**
+ * The calls sipp started from `fromSeconds` after its start on: how many, how many did not
+ * fail, their setup times. Call k starts at (k - 1) / rate.
+ */
+function callsFrom(
+  fromSeconds: number,
+  rate: number,
+  calls: number,
+  failed: ReadonlySet<number>,
+  setup: readonly SetupTime[],
+): CallFigures {
+  const first = Math.max(1, Math.ceil(fromSeconds * rate) + 1);
+  const count = Math.max(0, calls - first + 1);
+  let failures = 0;
+  for (const k of failed) if (k >= first) failures++;
+  const times = setup
+    .filter((t) => t.startMs >= fromSeconds * 1000)
+    .map((t) => t.setupMs)
+    .sort((a, b) => a - b);
+  return {
+    calls: count,
+    successful: count - failures,
+    meanMs: times.length > 0 ? times.reduce((a, b) => a + b, 0) / times.length : Number.NaN,
+    p99Ms: percentile(times, 99),
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -528,6 +582,8 @@ interface PhaseResult {
   bannedOthers: string[];
   /** Seconds from the flood's first datagram to the last attacker ban. */
   lastBanSeconds: number;
+  /** Phase B: the calls started after the last ban. */
+  afterBans: CallFigures | undefined;
   calls: number;
   successful: number;
   failed: number;
@@ -638,8 +694,15 @@ async function runPhase(repoRoot: string, options: Options, ports: Ports, phase:
       attackerPrefix !== undefined ? ip.startsWith(attackerPrefix) : ip.startsWith('127.') && ip !== CALLER_IP,
     );
     const stats = readSippStats(caller.statsFile);
-    const setup = readSetupTimes(dir).sort((a, b) => a - b);
+    const setupTimes = readSetupTimes(dir);
+    const setup = setupTimes.map((t) => t.setupMs).sort((a, b) => a - b);
     const calls = Math.round(options.rate * options.seconds);
+    // Calls started once every attacker was banned (and half a second more): the service the
+    // caller gets while the flood goes on, without the moments before the bans.
+    const afterBans =
+      phase === 'B' && bans.attackers > 0
+        ? callsFrom((bans.lastAt - t0) / 1000 + 0.5, options.rate, calls, readFailedCalls(dir), setupTimes)
+        : undefined;
     const successful = stats?.successful ?? 0;
     return {
       phase,
@@ -650,6 +713,7 @@ async function runPhase(repoRoot: string, options: Options, ports: Ports, phase:
       banned: bans.attackers,
       bannedOthers: bans.others,
       lastBanSeconds: (bans.lastAt - floodStart) / 1000,
+      afterBans,
       calls,
       successful,
       failed: stats?.failed ?? calls,
@@ -701,6 +765,9 @@ function report(results: readonly PhaseResult[], options: Options): string {
     r.phase === 'A' ? '-' : ratio(r.setupMeanMs, a?.setupMeanMs),
     fixed(r.setupP99Ms, 0),
     r.phase === 'A' ? '-' : ratio(r.setupP99Ms, a?.setupP99Ms),
+    r.afterBans ? `${fixed((100 * r.afterBans.successful) / r.afterBans.calls, 2)} (${r.afterBans.calls})` : '-',
+    r.afterBans ? fixed(r.afterBans.meanMs, 2) : '-',
+    r.afterBans ? fixed(r.afterBans.p99Ms, 0) : '-',
     fixed(r.sipwardenCpuPercent, 0),
     fixed(r.peakRssMb, 0),
     `${r.requestsForwarded}`,
@@ -720,6 +787,9 @@ function report(results: readonly PhaseResult[], options: Options): string {
     'vs A',
     'p99 ms',
     'vs A',
+    'ok % after bans',
+    'setup ms after',
+    'p99 after',
     'CPU %',
     'RSS MB',
     'fwd reqs',
@@ -727,7 +797,7 @@ function report(results: readonly PhaseResult[], options: Options): string {
     'sw drops',
     'UAS drops',
   ];
-  const lines = [table(header, rows, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]))];
+  const lines = [table(header, rows, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]))];
   lines.push('');
   for (const r of results) {
     if (r.phase === 'A') continue;
@@ -747,6 +817,12 @@ function report(results: readonly PhaseResult[], options: Options): string {
     }
     if (r.phase === 'B' && !options.withoutGuards) {
       checks.push(`attackers banned ${r.banned}/${r.attackSources}`);
+    }
+    if (r.afterBans && a) {
+      const ok = (100 * r.afterBans.successful) / r.afterBans.calls;
+      checks.push(
+        `after the bans: success ${fixed(ok, 2)} % ${ok >= TARGET_SUCCESS_PERCENT ? 'met' : 'NOT met'}, setup ${ratio(r.afterBans.meanMs, a.setupMeanMs)} of A ${r.afterBans.meanMs / a.setupMeanMs <= TARGET_SETUP_RATIO ? 'met' : 'NOT met'}`,
+      );
     }
     if (r.callerBanned) checks.push('THE LEGITIMATE CALLER WAS BANNED');
     const others = r.bannedOthers.filter((ip) => ip !== CALLER_IP);
@@ -827,6 +903,9 @@ async function main(): Promise<void> {
   console.log(`\n${report(results, options)}`);
   console.log(
     '\nsetup = INVITE sent to 200 received at the caller (sipp -trace_rtt, whole ms); CPU % of one core over the caller run;',
+  );
+  console.log(
+    'after bans = the calls started from half a second after the last attacker was banned (their count in brackets);',
   );
   console.log(
     'RSS = VmHWM of the sipwarden process; fwd reqs = requests sipwarden forwarded to the UAS (the caller sends 3 a call,',
