@@ -42,7 +42,7 @@ export class FloodGuard implements Guard {
 
   private readonly table: RateTable;
   private readonly maxMessages: number;
-  /** Rate at or below which a flagged source's episode ends. */
+  /** Estimate (whole messages) at or below which a flagged source's episode ends. */
   private readonly resetBelow: number;
   private readonly banDuration: number;
   private readonly ipv4Prefix: number;
@@ -87,19 +87,20 @@ export class FloodGuard implements Guard {
 
   checkSource(source: Source, _bytes: number, now: number): Verdict {
     const family = classifyIp(source.address, this.v4Out, this.v6Out);
+    const table = this.table;
     let estimate: number;
     if (family === 4) {
-      estimate = this.table.hit4(this.v4Out[0]! & this.v4Mask, now);
+      table.key[0] = this.v4Out[0]! & this.v4Mask;
+      estimate = table.hit4(now);
     } else if (family === 6) {
       const w = this.v6Out;
       const m = this.v6Mask;
-      estimate = this.table.hit6(
-        ((w[0]! << 16) | w[1]!) & m[0]!,
-        ((w[2]! << 16) | w[3]!) & m[1]!,
-        ((w[4]! << 16) | w[5]!) & m[2]!,
-        ((w[6]! << 16) | w[7]!) & m[3]!,
-        now,
-      );
+      const key = table.key;
+      key[0] = ((w[0]! << 16) | w[1]!) & m[0]!;
+      key[1] = ((w[2]! << 16) | w[3]!) & m[1]!;
+      key[2] = ((w[4]! << 16) | w[5]!) & m[2]!;
+      key[3] = ((w[6]! << 16) | w[7]!) & m[3]!;
+      estimate = table.hit6(now);
     } else {
       return PASS; // Not an address: nothing to count by (sockets never report one).
     }
@@ -120,7 +121,7 @@ export class FloodGuard implements Guard {
       duration: this.banDuration,
       reason: 'flood',
       target: prefixKey(address, this.ipv4Prefix, this.ipv6Prefix),
-      detail: `${Math.ceil(estimate)} messages in ${this.windowText} (limit ${this.maxMessages})`,
+      detail: `${estimate} messages in ${this.windowText} (limit ${this.maxMessages})`,
     };
   }
 

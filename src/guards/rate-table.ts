@@ -139,8 +139,19 @@ export class RateTable {
     return this.capacity;
   }
 
-  /** Counts one message from an IPv4 key; returns the estimate over the last window, this message included. */
-  hit4(key: number, now: number): number {
+  /**
+   * The key of the next hit4 (an IPv4 network in [0]) or hit6 (an IPv6 network as four 32-bit
+   * words), already masked. Passed here rather than as arguments: most addresses are outside
+   * V8's small-integer range and would be boxed, i.e. allocated, on every call not inlined.
+   */
+  readonly key = new Int32Array(4);
+
+  /**
+   * Counts one message from the IPv4 key in `key[0]`; returns the estimate of the messages in
+   * the last window, this one included, rounded up to a whole number.
+   */
+  hit4(now: number): number {
+    const key = this.key[0]!;
     const h = mix(key ^ this.seed);
     const index = this.index;
     const mask = this.indexMask;
@@ -152,11 +163,16 @@ export class RateTable {
       if (this.hashes[s] === h && this.family[s] === 4 && this.k0[s] === key) return this.count(s, now);
       pos = (pos + 1) & mask;
     }
-    return this.count(this.insert(4, key, 0, 0, 0, h, now), now);
+    return this.count(this.insert(4, h, now), now);
   }
 
-  /** Counts one message from an IPv6 key (four 32-bit words, already masked). */
-  hit6(a: number, b: number, c: number, d: number, now: number): number {
+  /** Counts one message from the IPv6 key in `key[0..3]`, as hit4. */
+  hit6(now: number): number {
+    const k = this.key;
+    const a = k[0]!;
+    const b = k[1]!;
+    const c = k[2]!;
+    const d = k[3]!;
     const h = mix(mix(mix(mix(a ^ this.seed) ^ b) ^ c) ^ d ^ 0x6);
     const index = this.index;
     const mask = this.indexMask;
@@ -177,7 +193,7 @@ export class RateTable {
       }
       pos = (pos + 1) & mask;
     }
-    return this.count(this.insert(6, a, b, c, d, h, now), now);
+    return this.count(this.insert(6, h, now), now);
   }
 
   isFlagged(slot: number): boolean {
@@ -193,30 +209,37 @@ export class RateTable {
     this.allocate(0);
   }
 
+  /**
+   * Counts one message in slot s; returns the estimate rounded up to whole messages. Only
+   * small integers and tagged values cross calls here: a double returned from, or passed to,
+   * a call V8 does not inline is boxed, i.e. allocated.
+   */
   private count(s: number, now: number): number {
     this.lastSlot = s;
-    const b = Math.floor(now / this.window);
-    this.roll(s, b);
+    this.roll(s, now);
     this.current[s] = this.current[s]! + 1;
     this.lastSeen[s] = now;
-    return this.estimate(s, now, b);
+    return Math.ceil(this.estimate(s, now));
   }
 
   /**
    * current + previous × (window − elapsed) / window, with the numerator in whole message-ms
    * (exact for integer times), so a count at the limit compares equal to it, not a hair above.
+   * The slot must have been rolled to now.
    */
-  private estimate(s: number, now: number, b: number): number {
+  private estimate(s: number, now: number): number {
     const w = this.window;
-    const remaining = w - (now - b * w);
+    const remaining = w - (now - Math.floor(now / w) * w);
     return (this.current[s]! * w + this.previous[s]! * remaining) / w;
   }
 
   /**
-   * Moves a slot's counts to bucket b. A clock that went back (a wall-clock step) starts the
-   * slot afresh: keeping the counts would add up every message until the clock caught up.
+   * Moves a slot's counts to the bucket of `now`. A clock that went back (a wall-clock step)
+   * starts the slot afresh: keeping the counts would add up every message until the clock
+   * caught up.
    */
-  private roll(s: number, b: number): void {
+  private roll(s: number, now: number): void {
+    const b = Math.floor(now / this.window);
     const d = b - this.bucket[s]!;
     if (d === 0) return;
     this.previous[s] = d === 1 ? this.current[s]! : 0;
@@ -224,16 +247,17 @@ export class RateTable {
     this.bucket[s] = b;
   }
 
-  private score(s: number, now: number, b: number): number {
-    this.roll(s, b);
-    const estimate = this.estimate(s, now, b);
+  private score(s: number, now: number): number {
+    this.roll(s, now);
+    const estimate = this.estimate(s, now);
     if (estimate === 0) return 0;
     const idle = now > this.lastSeen[s]! ? now - this.lastSeen[s]! : 0;
     const value = (estimate * this.pace) / (this.pace + idle);
     return this.flags[s] === 1 ? value + FLAGGED_BONUS : value;
   }
 
-  private insert(family: number, a: number, b: number, c: number, d: number, h: number, now: number): number {
+  /** Takes a slot for the key in `key` (family 4: key[0] only), evicting one if the table is full. */
+  private insert(family: number, h: number, now: number): number {
     let s: number;
     if (this.used < this.capacity) {
       s = this.used++;
@@ -243,18 +267,19 @@ export class RateTable {
     } else {
       s = this.evict(now);
     }
+    const k = this.key;
     this.family[s] = family;
-    this.k0[s] = a;
-    this.k1[s] = b;
-    this.k2[s] = c;
-    this.k3[s] = d;
+    this.k0[s] = k[0]!;
+    this.k1[s] = family === 4 ? 0 : k[1]!;
+    this.k2[s] = family === 4 ? 0 : k[2]!;
+    this.k3[s] = family === 4 ? 0 : k[3]!;
     this.hashes[s] = h;
     this.bucket[s] = Math.floor(now / this.window);
     this.lastSeen[s] = now;
     this.current[s] = 0;
     this.previous[s] = 0;
     this.flags[s] = 0;
-    if (this.ghostMask >= 0) this.revive(s, family, a, h);
+    if (this.ghostMask >= 0) this.revive(s, family, h);
     this.place(s, h);
     return s;
   }
@@ -273,9 +298,9 @@ export class RateTable {
   }
 
   /** Gives a newly inserted slot the counts of its key's ghost, if there is one. */
-  private revive(s: number, family: number, k0: number, h: number): void {
+  private revive(s: number, family: number, h: number): void {
     const g = h & this.ghostMask;
-    if (this.ghostFamily[g] !== family || this.ghostHash[g] !== h || this.ghostK0[g] !== k0) return;
+    if (this.ghostFamily[g] !== family || this.ghostHash[g] !== h || this.ghostK0[g] !== this.k0[s]) return;
     this.ghostFamily[g] = 0;
     this.bucket[s] = this.ghostBucket[g]!;
     this.current[s] = this.ghostCurrent[g]!;
@@ -305,13 +330,12 @@ export class RateTable {
 
   /** Picks the least active slot of the next sample along the hand and removes it from the index. */
   private evict(now: number): number {
-    const b = Math.floor(now / this.window);
     const capacity = this.capacity;
     let victim = this.hand;
     let best = Number.POSITIVE_INFINITY;
     let s = this.hand;
     for (let i = 0; i < EVICTION_SAMPLE; i++) {
-      const value = this.score(s, now, b);
+      const value = this.score(s, now);
       if (value < best) {
         best = value;
         victim = s;

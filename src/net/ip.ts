@@ -18,11 +18,23 @@ const CH_f = 102;
 const CH_DOT = 46;
 const CH_COLON = 58;
 
+/** Scratch for parseIPv4's result. */
+const v4Scratch = new Float64Array(1);
+
 /**
  * Parses strict dotted-quad IPv4 (`a.b.c.d`, decimal, no leading zeros) in `s[start, end)`.
  * Returns the address as an unsigned 32-bit number, or -1.
  */
 export function parseIPv4(s: string, start = 0, end = s.length): number {
+  return readIPv4(s, start, end, v4Scratch) ? v4Scratch[0]! : -1;
+}
+
+/**
+ * parseIPv4 for the hot path: writes the address to `out[0]` and returns whether it was one.
+ * Most IPv4 addresses are above V8's small-integer range, so a function that returns one as a
+ * number allocates a heap number whenever the call is not inlined; a typed array does not.
+ */
+function readIPv4(s: string, start: number, end: number, out: Float64Array): boolean {
   let value = 0;
   let parts = 0;
   let i = start;
@@ -36,15 +48,17 @@ export function parseIPv4(s: string, start = 0, end = s.length): number {
       i++;
     }
     const digits = i - partStart;
-    if (digits === 0 || digits > 3 || octet > 255) return -1;
-    if (digits > 1 && s.charCodeAt(partStart) === CH_0) return -1; // 010 could mean octal: refuse
+    if (digits === 0 || digits > 3 || octet > 255) return false;
+    if (digits > 1 && s.charCodeAt(partStart) === CH_0) return false; // 010 could mean octal: refuse
     value = value * 256 + octet;
     parts++;
     if (i === end) break;
-    if (s.charCodeAt(i) !== CH_DOT || parts === 4) return -1;
+    if (s.charCodeAt(i) !== CH_DOT || parts === 4) return false;
     i++;
   }
-  return parts === 4 ? value : -1;
+  if (parts !== 4) return false;
+  out[0] = value;
+  return true;
 }
 
 /**
@@ -93,8 +107,8 @@ export function parseIPv6(s: string, out: Uint16Array, start = 0, end = s.length
     if (i < end && s.charCodeAt(i) === CH_DOT) {
       // Trailing IPv4 part: takes the last two words.
       if (words > 6) return false;
-      const v4 = parseIPv4(s, groupStart, end);
-      if (v4 < 0) return false;
+      if (!readIPv4(s, groupStart, end, v4Scratch)) return false;
+      const v4 = v4Scratch[0]!;
       out[words++] = v4 >>> 16;
       out[words++] = v4 & 0xffff;
       i = end;
@@ -190,12 +204,7 @@ export function parseIp(ip: string, allowZone = false): ParsedIp | undefined {
  */
 export function classifyIp(ip: string, v4Out: Float64Array, v6Out: Uint16Array): 0 | 4 | 6 {
   const colon = ip.indexOf(':');
-  if (colon < 0) {
-    const v4 = parseIPv4(ip);
-    if (v4 < 0) return 0;
-    v4Out[0] = v4;
-    return 4;
-  }
+  if (colon < 0) return readIPv4(ip, 0, ip.length, v4Out) ? 4 : 0;
   if (!parseIPv6(ip, v6Out, 0, addressEnd(ip))) return 0;
   if (isMapped(v6Out)) {
     v4Out[0] = ((v6Out[6]! << 16) | v6Out[7]!) >>> 0;
