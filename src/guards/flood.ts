@@ -1,0 +1,130 @@
+/**
+ * Flood guard: bans a source that sends more than `maxMessages` messages in a sliding `window`,
+ * as Kamailio's pike module does (docs/guards/flood.md).
+ *
+ * Every message counts (requests, responses, datagrams that do not parse): the guard runs in
+ * `checkSource`, before parsing. Sources are aggregated by prefix (`ipv4Prefix`, default /32;
+ * `ipv6Prefix`, default /64, since one IPv6 attacker owns a whole /64); an IPv4-mapped IPv6
+ * peer counts as its IPv4 address. Counting and the memory bound are RateTable's job.
+ *
+ * A source that crosses the limit gets one `ban` verdict; its further messages get `drop`
+ * while it stays over the limit. The episode ends (and a later crossing bans again) once its
+ * rate falls to half the limit, so a source hovering around the limit produces one ban, not a
+ * stream of them. In enforce mode with the bans guard earlier in the chain the banned source
+ * never gets here again until its ban ends; in monitor mode, or without the bans guard, the
+ * drops are what it sees.
+ */
+import type { FloodConfig } from '../config/types.js';
+import { classifyIp, prefixKey, v4Mask } from '../net/ip.js';
+import { RateTable } from './rate-table.js';
+import { type BanVerdict, type DropVerdict, type Guard, PASS, type Source, type Verdict } from './types.js';
+
+/** Human text of a duration in ms: `2s`, `1.5s`, `250ms`. */
+function durationText(ms: number): string {
+  return ms >= 1000 && ms % 100 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** The four 32-bit words of an IPv6 mask of `bits` bits. */
+function v6Masks(bits: number): Int32Array {
+  const masks = new Int32Array(4);
+  for (let i = 0; i < 4; i++) masks[i] = v4Mask(Math.max(0, Math.min(32, bits - 32 * i))) | 0;
+  return masks;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`flood: ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+}
+
+export class FloodGuard implements Guard {
+  readonly name = 'flood';
+
+  private readonly table: RateTable;
+  private readonly maxMessages: number;
+  /** Rate at or below which a flagged source's episode ends. */
+  private readonly resetBelow: number;
+  private readonly banDuration: number;
+  private readonly ipv4Prefix: number;
+  private readonly ipv6Prefix: number;
+  private readonly v4Mask: number;
+  private readonly v6Mask: Int32Array;
+  private readonly windowText: string;
+  private readonly dropVerdict: DropVerdict;
+  // Scratch for address parsing (no allocation per message).
+  private readonly v4Out = new Float64Array(1);
+  private readonly v6Out = new Uint16Array(8);
+
+  constructor(config: FloodConfig) {
+    if (!Number.isFinite(config.window) || config.window < 1) {
+      throw new RangeError(`flood: window must be at least 1 ms, got ${config.window}`);
+    }
+    checkInteger('maxMessages', config.maxMessages, 1, 2 ** 30);
+    checkInteger('ipv4Prefix', config.ipv4Prefix, 0, 32);
+    checkInteger('ipv6Prefix', config.ipv6Prefix, 0, 128);
+    checkInteger('maxSources', config.maxSources, 8, 2 ** 30);
+    if (!Number.isFinite(config.ban) || config.ban <= 0) throw new RangeError(`flood: ban must be > 0 ms`);
+    this.table = new RateTable(config.maxSources, config.window, config.window / config.maxMessages);
+    this.maxMessages = config.maxMessages;
+    this.resetBelow = config.maxMessages / 2;
+    this.banDuration = config.ban;
+    this.ipv4Prefix = config.ipv4Prefix;
+    this.ipv6Prefix = config.ipv6Prefix;
+    this.v4Mask = v4Mask(config.ipv4Prefix) | 0;
+    this.v6Mask = v6Masks(config.ipv6Prefix);
+    this.windowText = durationText(config.window);
+    this.dropVerdict = Object.freeze({
+      action: 'drop',
+      rule: 'density',
+      detail: `over ${config.maxMessages} messages in ${this.windowText}`,
+    });
+  }
+
+  /** Sources (prefixes) tracked now; never more than `maxSources`. */
+  get trackedSources(): number {
+    return this.table.size;
+  }
+
+  checkSource(source: Source, _bytes: number, now: number): Verdict {
+    const family = classifyIp(source.address, this.v4Out, this.v6Out);
+    let estimate: number;
+    if (family === 4) {
+      estimate = this.table.hit4(this.v4Out[0]! & this.v4Mask, now);
+    } else if (family === 6) {
+      const w = this.v6Out;
+      const m = this.v6Mask;
+      estimate = this.table.hit6(
+        ((w[0]! << 16) | w[1]!) & m[0]!,
+        ((w[2]! << 16) | w[3]!) & m[1]!,
+        ((w[4]! << 16) | w[5]!) & m[2]!,
+        ((w[6]! << 16) | w[7]!) & m[3]!,
+        now,
+      );
+    } else {
+      return PASS; // Not an address: nothing to count by (sockets never report one).
+    }
+    const slot = this.table.lastSlot;
+    if (estimate > this.maxMessages) {
+      if (this.table.isFlagged(slot)) return this.dropVerdict;
+      this.table.setFlagged(slot, true);
+      return this.ban(source.address, estimate);
+    }
+    if (estimate <= this.resetBelow && this.table.isFlagged(slot)) this.table.setFlagged(slot, false);
+    return PASS;
+  }
+
+  private ban(address: string, estimate: number): BanVerdict {
+    return {
+      action: 'ban',
+      rule: 'density',
+      duration: this.banDuration,
+      reason: 'flood',
+      target: prefixKey(address, this.ipv4Prefix, this.ipv6Prefix),
+      detail: `${Math.ceil(estimate)} messages in ${this.windowText} (limit ${this.maxMessages})`,
+    };
+  }
+
+  close(): void {
+    this.table.clear();
+  }
+}
