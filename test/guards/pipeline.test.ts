@@ -200,3 +200,42 @@ describe('guard pipeline: flood, scanner, bans over real traffic', () => {
     assert.ok(!r.stdout.includes('6.6.6.6'));
   });
 });
+
+describe('guard pipeline: monitor mode', () => {
+  it('reports what the guards would do and lets everything through', async () => {
+    const port = 17840;
+    const upstream = await UdpPeer.bind('127.0.0.1', port + 1);
+    const sw = await startSipwarden(
+      [
+        `listen: [udp://127.0.0.1:${port}]`,
+        `upstreams: [{ name: pbx, targets: ["udp://127.0.0.1:${port + 1}"], ping: false }]`,
+        'guards:',
+        '  flood: { mode: monitor, max_messages: 20 }',
+        '  scanner: { mode: monitor }',
+      ].join('\n'),
+      { listeners: 1 },
+    );
+    try {
+      const scanner = await UdpPeer.bind('127.6.2.1');
+      for (let i = 0; i < 30; i++) {
+        // Monitor lines are rate limited (20 a second): only the first 10 carry the scanner's UA.
+        const ua = i < 10 ? ['User-Agent: friendly-scanner'] : [];
+        await scanner.send(options('127.6.2.1', scanner.port, `mon${i}`, ua), port);
+      }
+      await sleep(300);
+      scanner.close();
+      assert.equal(upstream.matching('tag=mon').length, 30, 'every request was forwarded');
+      const monitored = sw.logs().filter((l) => l.msg === 'monitor: would block');
+      assert.ok(monitored.some((l) => l.guard === 'scanner' && l.rule === 'user-agent' && l.action === 'ban'));
+      assert.ok(monitored.some((l) => l.guard === 'flood' && l.rule === 'density'));
+      assert.deepEqual(banLines(sw), [], 'no ban line in monitor mode');
+      assert.match(
+        execFileSync(process.execPath, [BIN, 'bans', 'list', '--config', sw.configFile], { encoding: 'utf8' }),
+        /no bans|^\s*$/i,
+      );
+    } finally {
+      upstream.close();
+      await sw.stop();
+    }
+  });
+});
