@@ -5,15 +5,21 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { buildTrustedSet, ensureSecret } from './config/index.js';
 import type { Config, ListenConfig } from './config/types.js';
+import { FirewallSync } from './firewall/sync.js';
 import { GuardBuilder } from './guards/build.js';
 import type { GuardChain } from './guards/chain.js';
 import { EventStream } from './guards/events.js';
+import type { SecurityEvent } from './guards/types.js';
+import { banMessage } from './log/ban-line.js';
+import { sanitize } from './log/sanitize.js';
 import { logEvents } from './ops/event-log.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
 import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
 import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams.js';
 import type { SipParseError } from './sip/errors.js';
+import { openBanStore } from './store/open.js';
+import type { Ban, BanChange, BanStore } from './store/types.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
 import type { Peer } from './transport/types.js';
 
@@ -29,9 +35,55 @@ export class Server {
     /** Every guard decision, for logs, metrics and the dashboard. */
     readonly events: EventStream,
     private readonly guards: GuardBuilder,
+    /** Bans, shared by the guards, the CLI (same file) and the firewall sync. */
+    readonly bans: BanStore,
+    private config: Config,
   ) {
     this.wireHealth();
     health.start();
+    bans.onChange = (change) => this.onBanChange(change);
+    this.wireBans();
+    this.startFirewallSync();
+  }
+
+  private firewall: FirewallSync | undefined;
+
+  /** A banned source's TCP/TLS connections are closed as soon as they are accepted. */
+  private wireBans(): void {
+    this.transports.stream.refuseConnection = (address) =>
+      this.config.guards.bans.mode === 'enforce' &&
+      this.config.guards.chain.includes('bans') &&
+      !this.proxy.isTrustedAddress(address) &&
+      this.bans.find(address, Date.now()) !== undefined;
+  }
+
+  private startFirewallSync(): void {
+    const fw = this.config.firewall;
+    if (!fw.sync) return;
+    this.firewall = new FirewallSync({ backend: fw.backend, table: fw.table }, this.log);
+    this.firewall.start(this.bans.list(Date.now()));
+  }
+
+  /**
+   * Logs ban changes the guards did not already report: bans added or lifted by the CLI on the
+   * same file (a single address gets the fail2ban line too), expiries. Feeds the firewall sync.
+   */
+  private onBanChange(change: BanChange): void {
+    this.firewall?.onChange(change);
+    switch (change.kind) {
+      case 'added':
+        if (change.external) logExternalBan(this.log, change.ban);
+        break;
+      case 'removed':
+        this.log.info({ event: 'unban', target: change.target, external: change.external }, 'ban lifted');
+        break;
+      case 'expired':
+        this.log.info({ event: 'ban-expired', target: change.ban.target, guard: change.ban.guard }, 'ban expired');
+        break;
+      case 'flushed':
+        this.log.info({ event: 'bans-flushed', count: change.count, external: change.external }, 'bans flushed');
+        break;
+    }
   }
 
   /** Binds every listener and starts forwarding; rejects with a message naming the cause. */
@@ -67,11 +119,22 @@ export class Server {
       isOwnHost: (host: string, port: number | undefined) => proxy?.isOwnHost(host, port) ?? false,
       isTrusted: (address: string) => proxy?.isTrustedAddress(address) ?? false,
     };
-    const guards = new GuardBuilder({ events, store: undefined, log, identity });
+    let store: BanStore;
     let chain: GuardChain;
+    let guards: GuardBuilder;
     try {
+      store = openBanStore(config.store, config.guards.bans.maxBans, {
+        onError: (err) => log.warn({ event: 'store-error' }, err.message),
+      });
+    } catch (err) {
+      await transports.close();
+      throw err;
+    }
+    try {
+      guards = new GuardBuilder({ events, store, log, identity });
       chain = guards.build(config.guards);
     } catch (err) {
+      store.close();
       await transports.close();
       throw err;
     }
@@ -84,6 +147,8 @@ export class Server {
       log,
       events,
       guards,
+      store,
+      config,
     );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
@@ -115,8 +180,26 @@ export class Server {
       if (!this.listenerUrls.includes(l.url)) this.listenerUrls.push(await bindListener(this.transports, l));
     }
     const upstreams = await resolveUpstreams(config);
+    const chain = this.guards.build(config.guards);
     this.health.stop();
-    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), this.guards.build(config.guards)));
+    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain));
+    const before = this.config;
+    this.config = config;
+    if (
+      JSON.stringify(before.store) !== JSON.stringify(config.store) ||
+      before.guards.bans.maxBans !== config.guards.bans.maxBans
+    ) {
+      this.log.warn(
+        { event: 'reload-partial' },
+        'store and guards.bans.max_bans changes take effect at the next start',
+      );
+    }
+    if (JSON.stringify(before.firewall) !== JSON.stringify(config.firewall)) {
+      const old = this.firewall;
+      this.firewall = undefined;
+      await old?.close();
+      this.startFirewallSync();
+    }
     this.health = new HealthChecker(upstreams, this.transports, this.log);
     this.wireHealth();
     this.health.start();
@@ -130,7 +213,40 @@ export class Server {
     this.health.stop();
     await this.transports.close();
     this.guards.close();
+    await this.firewall?.close();
+    this.bans.close();
   }
+}
+
+/** A ban added by another process (`sipwarden bans add`): logged like a guard's ban. */
+function logExternalBan(log: EventLogger, ban: Ban): void {
+  const single = isIP(ban.target) !== 0;
+  const event: SecurityEvent = {
+    time: Date.now(),
+    source: {
+      transport: 'udp',
+      address: single ? ban.target : '0.0.0.0',
+      port: 0,
+      family: isIP(ban.target) === 6 ? 6 : 4,
+    },
+    guard: ban.guard,
+    rule: 'manual',
+    action: 'ban',
+    monitor: false,
+    detail: ban.reason,
+    ban: { target: ban.target, until: ban.expires, reason: ban.reason },
+  };
+  const fields = {
+    guard: ban.guard,
+    rule: 'manual',
+    target: ban.target,
+    until: new Date(ban.expires).toISOString(),
+    detail: sanitize(ban.reason, 200),
+    external: true,
+  };
+  // fail2ban bans hosts: only a single address gets the line its filter matches.
+  if (single) log.warn({ event: 'ban', source: ban.target, ...fields }, banMessage(event));
+  else log.warn({ event: 'ban-network', ...fields }, 'network banned');
 }
 
 /** Binds one configured listener; returns its URL. Errors name the URL and the cause. */

@@ -128,9 +128,17 @@ export function checkOne(source: string, data: Buffer, stream: boolean, guards?:
     report = { source, ok: false, error: { code: err.code, reason: err.reason, header: err.header } };
   }
   if (guards !== undefined) {
-    const r = guards.dryRun.run(guards.from, data.length, msg);
+    // The guards see what the proxy sees: a message parsed as the proxy parses it, which
+    // decodes headers only when asked (a bad header is then the sanity guard's to answer).
+    let seen: SipMessage | undefined;
+    try {
+      seen = parseMessage(data, { requireContentLength: stream });
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+    }
+    const r = guards.dryRun.run(guards.from, data.length, seen);
     report.guards = r.guards;
-    report.verdict = msg === undefined && r.verdict === 'forward' ? 'reject as malformed' : r.verdict;
+    report.verdict = seen === undefined && r.verdict === 'forward' ? 'reject as malformed' : r.verdict;
   }
   return report;
 }

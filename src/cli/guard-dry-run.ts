@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Config } from '../config/types.js';
 import { GuardBuilder } from '../guards/build.js';
@@ -6,6 +7,9 @@ import type { Source, Verdict } from '../guards/types.js';
 import { CidrSet } from '../net/cidr.js';
 import type { SipMessage } from '../sip/message.js';
 import { hostAddress } from '../sip/uri.js';
+import { MemoryBanStore } from '../store/memory.js';
+import { SqliteBanStore } from '../store/sqlite.js';
+import type { Ban } from '../store/types.js';
 import type { GuardReport } from './check-message.js';
 
 const SILENT = { info: () => {}, warn: () => {} };
@@ -28,11 +32,24 @@ export class GuardDryRun {
     }
   }
 
+  /** The bans in force in the configured file, copied into memory: the dry run never writes it. */
+  private bans(): Ban[] {
+    if (this.config.store.type !== 'sqlite' || !existsSync(this.config.store.path)) return [];
+    const file = new SqliteBanStore(this.config.store.path, { create: false, pollInterval: 0 });
+    try {
+      return file.list(Date.now());
+    } finally {
+      file.close();
+    }
+  }
+
   run(source: Source, bytes: number, msg: SipMessage | undefined): { guards: GuardReport[]; verdict: string } {
     if (this.trusted.has(source.address)) return { guards: [], verdict: 'trusted: no guard runs' };
+    const store = new MemoryBanStore({ maxBans: this.config.guards.bans.maxBans });
+    for (const ban of this.bans()) store.add(ban);
     const builder = new GuardBuilder({
       events: new EventStream(),
-      store: undefined,
+      store,
       log: SILENT,
       identity: {
         isOwnHost: (host, port) => {
@@ -72,6 +89,7 @@ export class GuardDryRun {
       return { guards: reports, verdict };
     } finally {
       builder.close();
+      store.close();
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { GuardName, GuardsConfig } from '../config/types.js';
 import type { BanStore } from '../store/types.js';
 import { AclGuard, type AclLogger } from './acl.js';
+import { BansGuard } from './bans.js';
 import { type ChainEntry, GuardChain } from './chain.js';
 import type { EventStream } from './events.js';
 import { FloodGuard } from './flood.js';
@@ -52,13 +53,18 @@ export class GuardBuilder {
     }
     for (const [name, b] of this.built) if (next.get(name)?.guard !== b.guard) b.guard.close?.();
     this.built = next;
-    return new GuardChain(entries, this.deps.events, this.deps.store);
+    const chain = new GuardChain(entries, this.deps.events, this.deps.store);
+    chain.onStoreError = (err) => this.deps.log.warn({ event: 'store-error' }, String(err));
+    return chain;
   }
 
   private create(name: GuardName, config: GuardsConfig): Guard | undefined {
     switch (name) {
       case 'acl':
         return new AclGuard(config.acl, config.reply, this.deps.log);
+      case 'bans':
+        if (this.deps.store === undefined) return undefined;
+        return new BansGuard(config.bans, this.deps.store, config.reply);
       case 'flood':
         return new FloodGuard(config.flood);
       case 'sanity':

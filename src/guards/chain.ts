@@ -53,6 +53,9 @@ export class GuardChain {
     this.messageGuards = active.filter((e) => e.guard.checkMessage !== undefined);
   }
 
+  /** Told when a ban could not be written to the store (it is still enforced from memory). */
+  onStoreError: (err: unknown) => void = () => {};
+
   get hasMessageGuards(): boolean {
     return this.messageGuards.length > 0;
   }
@@ -104,7 +107,12 @@ export class GuardChain {
       const target = v.target ?? normalizeIp(source.address);
       ban = { target, until: now + v.duration, reason: v.reason };
       if (!monitor && this.bans !== undefined) {
-        this.bans.add({ target, guard: e.guard.name, reason: v.reason, created: now, expires: ban.until });
+        try {
+          this.bans.add({ target, guard: e.guard.name, reason: v.reason, created: now, expires: ban.until });
+        } catch (err) {
+          // The store still enforces the ban from memory; only writing it down failed.
+          this.onStoreError(err);
+        }
       }
     }
     this.events.emit({

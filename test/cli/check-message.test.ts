@@ -174,3 +174,74 @@ describe('sipwarden check-message', () => {
     assert.match(help.stdout, /--stream/);
   });
 });
+
+describe('sipwarden check-message --config --source', () => {
+  let dir: string;
+  let config: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sipwarden-cm-guards-'));
+    config = join(dir, 'sipwarden.yaml');
+    writeFileSync(
+      config,
+      [
+        `data_dir: ${dir}/data`,
+        'listen: [udp://127.0.0.1:5060]',
+        'upstreams: [{ name: pbx, targets: [udp://10.0.0.10:5060] }]',
+        'trusted: [10.1.0.0/16]',
+        'guards:',
+        '  acl: { deny: [203.0.113.0/24] }',
+        '  flood: { mode: monitor }',
+        '',
+      ].join('\n'),
+    );
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (name: string, data: Buffer) => {
+    const f = join(dir, name);
+    writeFileSync(f, data);
+    return f;
+  };
+
+  it("prints every guard's verdict and what sipwarden would do", () => {
+    const scanner = write('scanner.sip', request({ 'User-Agent': 'friendly-scanner' }));
+    const r = sipwarden(['check-message', '--config', config, '--source', '198.51.100.7:5062', scanner]);
+    assert.equal(r.status, 0, r.stderr);
+    const report = r.lines[0]!;
+    const guards = report.guards as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      guards.map((g) => `${g.guard}:${g.mode}:${g.action}`),
+      ['acl:enforce:pass', 'bans:enforce:pass', 'flood:monitor:pass', 'scanner:enforce:ban', 'sanity:enforce:pass'],
+    );
+    const ban = guards[3]!.ban as Record<string, unknown>;
+    assert.deepEqual(ban, { target: '198.51.100.7', seconds: 3600, reason: 'scanner: user-agent' });
+    assert.equal(report.verdict, 'ban (scanner: user-agent)');
+  });
+
+  it('reports the acl, a clean message, a trusted source and a sanity answer', () => {
+    const clean = write('clean.sip', request());
+    const denied = sipwarden(['check-message', '--config', config, '--source', '203.0.113.9', clean]);
+    assert.equal(denied.lines[0]!.verdict, 'drop (acl: deny-list)');
+    const ok = sipwarden(['check-message', '--config', config, '--source', '198.51.100.8', clean]);
+    assert.equal(ok.lines[0]!.verdict, 'forward');
+    const trusted = sipwarden(['check-message', '--config', config, '--source', '10.1.2.3', clean]);
+    assert.equal(trusted.lines[0]!.verdict, 'trusted: no guard runs');
+    const badExpires = write('expires.sip', request({ Expires: '99999999999' }));
+    const insane = sipwarden(['check-message', '--config', config, '--source', '198.51.100.8', badExpires]);
+    assert.match(String(insane.lines[0]!.verdict), /^reply \(sanity: expires\)$/);
+  });
+
+  it('reports the bans of the configured file without changing it', () => {
+    const clean = write('clean3.sip', request());
+    assert.equal(sipwarden(['bans', 'add', '198.51.100.0/24', '--config', config]).status, 0);
+    const r = sipwarden(['check-message', '--config', config, '--source', '198.51.100.77', clean]);
+    assert.equal(r.lines[0]!.verdict, 'drop (bans: banned)');
+    assert.match(sipwarden(['bans', 'list', '--config', config]).stdout, /198\.51\.100\.0\/24/);
+  });
+
+  it('refuses a bad --source, and --source without --config', () => {
+    const clean = write('clean2.sip', request());
+    assert.equal(sipwarden(['check-message', '--config', config, '--source', 'nope', clean]).status, 2);
+    assert.equal(sipwarden(['check-message', '--source', '192.0.2.1', clean]).status, 2);
+  });
+});

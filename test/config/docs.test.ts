@@ -59,7 +59,28 @@ describe('docs/configuration.md', () => {
       'replies.bad_request_per_second': String(DEFAULTS.replies.bad_request_per_second),
       data_dir: DEFAULTS.data_dir,
       'log.level': DEFAULTS.log.level,
+      'guards.chain': JSON.stringify(DEFAULTS.guards.chain),
+      'guards.replies_per_second': String(DEFAULTS.guards.replies_per_second),
+      'guards.bans.default_duration': formatDuration(DEFAULTS.guards.bans.default_duration),
+      'guards.bans.max_bans': String(DEFAULTS.guards.bans.max_bans),
+      'guards.flood.window': formatDuration(DEFAULTS.guards.flood.window),
+      'guards.flood.max_messages': String(DEFAULTS.guards.flood.max_messages),
+      'guards.flood.ban': formatDuration(DEFAULTS.guards.flood.ban),
+      'guards.flood.ipv4_prefix': String(DEFAULTS.guards.flood.ipv4_prefix),
+      'guards.flood.ipv6_prefix': String(DEFAULTS.guards.flood.ipv6_prefix),
+      'guards.flood.max_sources': String(DEFAULTS.guards.flood.max_sources),
+      'guards.scanner.score_threshold': String(DEFAULTS.guards.scanner.score_threshold),
+      'guards.scanner.score_window': formatDuration(DEFAULTS.guards.scanner.score_window),
+      'guards.scanner.ban': formatDuration(DEFAULTS.guards.scanner.ban),
+      'store.type': DEFAULTS.store.type,
+      'store.file': DEFAULTS.store.file,
+      'firewall.table': DEFAULTS.firewall.table,
+      'firewall.open_tcp_ports': JSON.stringify(DEFAULTS.firewall.open_tcp_ports),
     };
+    for (const [signal, d] of Object.entries(DEFAULTS.guards.scanner.signals)) {
+      expected[`guards.scanner.signals.${signal}.action`] = d.action;
+      expected[`guards.scanner.signals.${signal}.points`] = String(d.points);
+    }
     for (const [key, value] of Object.entries(expected)) assert.equal(rows.get(key), `\`${value}\``, key);
   });
 

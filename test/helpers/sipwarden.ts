@@ -20,9 +20,10 @@ export interface SipwardenInstance {
  */
 export async function startSipwarden(
   yaml: string,
-  opts: { listeners: number; args?: string[] },
+  opts: { listeners: number; args?: string[]; dir?: string },
 ): Promise<SipwardenInstance> {
-  const dir = mkdtempSync(join(tmpdir(), 'sipwarden-test-'));
+  // Reusing a directory restarts "the same installation": same data_dir, same ban file.
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sipwarden-test-'));
   const configFile = join(dir, 'sipwarden.yaml');
   writeFileSync(configFile, `data_dir: ${dir}/data\n${yaml}`);
   const run = start(process.execPath, [

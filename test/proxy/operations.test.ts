@@ -120,7 +120,9 @@ upstreams:
   });
 
   it('reloads on SIGHUP without failing calls in progress, adding a listener', async () => {
-    const base = 'upstreams:\n  - name: pbx\n    targets: [udp://127.0.0.1:15970]\n    ping: false\n';
+    // 20 calls a second from one address is above the flood guard's default density.
+    const base =
+      'upstreams:\n  - name: pbx\n    targets: [udp://127.0.0.1:15970]\n    ping: false\nguards: { flood: { max_messages: 1000 } }\n';
     const sw = await startSipwarden(`listen: [udp://127.0.0.1:15960]\n${base}`, { listeners: 1 });
     const uas = sipp({ scenario: 'uas-call.xml', ip: '127.0.0.1', port: 15970, calls: 45 });
     const uac = sipp({
