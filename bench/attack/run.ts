@@ -77,6 +77,11 @@ const USAGE = `usage: node dist/bench/attack/run.js [options]
   --max-sources N        guards.flood.max_sources (default 100000)
   --ban D                guards.flood.ban (default 10m)
   --without-guards       run sipwarden with guards.chain [] (a baseline without protection)
+  --kernel-drop          firewall.sync: true and the ruleset of 'sipwarden firewall nftables' loaded, so
+                         the kernel drops banned sources; only inside a network namespace of its own:
+                           ip netns add swbench && ip netns exec swbench ip link set lo up
+                           ip netns exec swbench node dist/bench/attack/run.js --kernel-drop
+                           ip netns del swbench
   --base-port P          first UDP port; uses P .. P+22 (default 25500)
   --json FILE            also write the results as JSON
   --help`;
@@ -96,6 +101,7 @@ interface Options {
   maxSources: number;
   ban: string;
   withoutGuards: boolean;
+  kernelDrop: boolean;
   basePort: number;
   json: string | undefined;
 }
@@ -127,6 +133,7 @@ function parseOptions(argv: string[]): Options {
         'max-sources': { type: 'string', default: '100000' },
         ban: { type: 'string', default: '10m' },
         'without-guards': { type: 'boolean', default: false },
+        'kernel-drop': { type: 'boolean', default: false },
         'base-port': { type: 'string', default: '25500' },
         json: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -171,6 +178,7 @@ function parseOptions(argv: string[]): Options {
     maxSources: Math.floor(number('max-sources', 100, 100_000_000)),
     ban: duration('ban'),
     withoutGuards: values['without-guards'] === true,
+    kernelDrop: values['kernel-drop'] === true,
     basePort: Math.floor(number('base-port', 1024, 65_000)),
     json: typeof values.json === 'string' ? values.json : undefined,
   };
@@ -216,8 +224,38 @@ function configYaml(options: Options, dir: string, ports: Ports): string {
     `  - { name: pbx, targets: [udp://${ports.uas.sip.ip}:${ports.uas.sip.port}], ping: false }`,
     'log: { level: info }',
     guards,
+    ...(options.kernelDrop ? ['firewall: { sync: true, backend: nftables, table: sipwarden_bench }'] : []),
     '',
   ].join('\n');
+}
+
+/** The named network namespace this process runs in (`ip netns identify`), or '' for the host's. */
+function networkNamespace(): string {
+  try {
+    return execFileSync('ip', ['netns', 'identify'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * --kernel-drop: renders the host ruleset for the phase's configuration and loads it (replacing
+ * the one of the previous phase) into this network namespace, whose firewall is the bench's own.
+ */
+function loadRuleset(repoRoot: string, configFile: string, dir: string): void {
+  const rules = execFileSync(
+    process.execPath,
+    [join(repoRoot, 'bin/sipwarden'), 'firewall', 'nftables', '--config', configFile],
+    { encoding: 'utf8' },
+  );
+  const file = join(dir, 'firewall.nft');
+  writeFileSync(file, rules);
+  try {
+    execFileSync('nft', ['delete', 'table', 'inet', 'sipwarden_bench'], { stdio: 'ignore' });
+  } catch {
+    // Not loaded yet.
+  }
+  execFileSync('nft', ['-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 // ---- /proc readings ----
@@ -617,6 +655,7 @@ async function runPhase(repoRoot: string, options: Options, ports: Ports, phase:
   mkdirSync(dir, { recursive: true });
   const configFile = join(dir, 'sipwarden.yaml');
   writeFileSync(configFile, configYaml(options, dir, ports));
+  if (options.kernelDrop) loadRuleset(repoRoot, configFile, dir);
   const floodSeconds = phase === 'C' ? Math.max(90, options.seconds + 30) : options.seconds + 30;
   const bound = floodSeconds + options.seconds * 2 + 120;
 
@@ -849,6 +888,13 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   }
+  if (options.kernelDrop && networkNamespace() === '') {
+    console.error(
+      '--kernel-drop loads a firewall ruleset: run it inside a network namespace of its own (see --help), never on the host',
+    );
+    process.exit(2);
+  }
+  if (options.kernelDrop && options.withoutGuards) fail('--kernel-drop needs the guards: leave out --without-guards');
   const ports = portPlan(options.basePort);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const workDir = resolve(repoRoot, '.bench-tmp', 'attack', stamp);
@@ -865,6 +911,11 @@ async function main(): Promise<void> {
       ? '  sipwarden WITHOUT guards (guards.chain: [])'
       : `  guards.flood: window ${options.window}, max_messages ${options.maxMessages}, ban ${options.ban}, max_sources ${options.maxSources}`,
   );
+  if (options.kernelDrop) {
+    console.log(
+      `  kernel drop: firewall.sync on, the rendered nftables ruleset loaded in network namespace ${networkNamespace()}`,
+    );
+  }
   console.log(
     `  flood: ${options.flooders} flooder process(es) ${options.attackRate > 0 ? `aiming at ${options.attackRate} datagrams/s` : 'as fast as they can'}, ${Math.round(options.inviteShare * 100)} % INVITE / ${Math.round((1 - options.inviteShare) * 100)} % OPTIONS; B: ${options.attackers} addresses from 127.10.0.1; C: ${options.sources} addresses from 127.16.0.0, ${options.perSource} datagram(s) each`,
   );
