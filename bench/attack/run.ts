@@ -75,6 +75,7 @@ const USAGE = `usage: node dist/bench/attack/run.js [options]
   --window D             guards.flood.window (default 2s)
   --max-messages N       guards.flood.max_messages (default 400: 3.3x the caller's 120 per 2 s)
   --max-sources N        guards.flood.max_sources (default 100000)
+  --ipv4-prefix N        guards.flood.ipv4_prefix (default 32; 24 counts and bans whole /24s)
   --ban D                guards.flood.ban (default 10m)
   --without-guards       run sipwarden with guards.chain [] (a baseline without protection)
   --kernel-drop          firewall.sync: true and the ruleset of 'sipwarden firewall nftables' loaded, so
@@ -98,6 +99,7 @@ interface Options {
   attackRate: number;
   window: string;
   maxMessages: number;
+  ipv4Prefix: number;
   maxSources: number;
   ban: string;
   withoutGuards: boolean;
@@ -130,6 +132,7 @@ function parseOptions(argv: string[]): Options {
         'attack-rate': { type: 'string', default: '0' },
         window: { type: 'string', default: '2s' },
         'max-messages': { type: 'string', default: '400' },
+        'ipv4-prefix': { type: 'string', default: '32' },
         'max-sources': { type: 'string', default: '100000' },
         ban: { type: 'string', default: '10m' },
         'without-guards': { type: 'boolean', default: false },
@@ -175,6 +178,7 @@ function parseOptions(argv: string[]): Options {
     attackRate: Math.floor(number('attack-rate', 0, 10_000_000)),
     window: duration('window'),
     maxMessages: Math.floor(number('max-messages', 1, 10_000_000)),
+    ipv4Prefix: Math.floor(number('ipv4-prefix', 8, 32)),
     maxSources: Math.floor(number('max-sources', 100, 100_000_000)),
     ban: duration('ban'),
     withoutGuards: values['without-guards'] === true,
@@ -216,7 +220,7 @@ function portPlan(base: number): Ports {
 function configYaml(options: Options, dir: string, ports: Ports): string {
   const guards = options.withoutGuards
     ? 'guards: { chain: [] }'
-    : `guards:\n  flood: { window: ${options.window}, max_messages: ${options.maxMessages}, ban: ${options.ban}, max_sources: ${options.maxSources} }`;
+    : `guards:\n  flood: { window: ${options.window}, max_messages: ${options.maxMessages}, ban: ${options.ban}, max_sources: ${options.maxSources}, ipv4_prefix: ${options.ipv4Prefix} }`;
   return [
     `data_dir: ${join(dir, 'data')}`,
     `listen: [udp://${SERVER_IP}:${ports.sipwarden}]`,
@@ -909,7 +913,7 @@ async function main(): Promise<void> {
   console.log(
     options.withoutGuards
       ? '  sipwarden WITHOUT guards (guards.chain: [])'
-      : `  guards.flood: window ${options.window}, max_messages ${options.maxMessages}, ban ${options.ban}, max_sources ${options.maxSources}`,
+      : `  guards.flood: window ${options.window}, max_messages ${options.maxMessages}, ban ${options.ban}, max_sources ${options.maxSources}, ipv4_prefix ${options.ipv4Prefix}`,
   );
   if (options.kernelDrop) {
     console.log(

@@ -4,7 +4,7 @@
  * entry to PROXIES.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Child, startProcess, stopProcess, waitForUdpPort } from './processes.js';
 import type { Endpoint } from './sipp.js';
@@ -132,14 +132,16 @@ function kamailio(
 }
 
 /**
- * sipwarden as the lead defines it: `sipwarden run --listen ... --upstream ...`. Extra arguments
- * (for instance to trust the load generator's address) come from --sipwarden-arg.
+ * sipwarden with its full default guard chain (acl, bans, flood, scanner, sanity), as
+ * `sipwarden run --config` with only the flood density raised so the load generator, one
+ * address sending thousands of requests a second, is counted but not banned (as the
+ * protected Kamailio does for it). Extra arguments come from --sipwarden-arg.
  */
 function sipwarden(extraArgs: readonly string[]): ProxyUnderTest {
   const bin = (repoRoot: string): string => join(repoRoot, 'bin/sipwarden');
   return {
     name: 'sipwarden',
-    description: 'sipwarden (Node), `sipwarden run --listen ... --upstream ...` with its defaults',
+    description: 'sipwarden (Node), every guard on; flood density raised above the generator rate',
     unavailable(repoRoot) {
       if (!existsSync(bin(repoRoot))) return `${bin(repoRoot)} does not exist yet`;
       return undefined;
@@ -161,15 +163,18 @@ function sipwarden(extraArgs: readonly string[]): ProxyUnderTest {
       return 'unknown';
     },
     async start(context) {
-      const args = [
-        bin(context.repoRoot),
-        'run',
-        '--listen',
-        `udp://${context.listen.ip}:${context.listen.port}`,
-        '--upstream',
-        `udp://${context.upstream.ip}:${context.upstream.port}`,
-        ...extraArgs,
-      ];
+      const config = join(context.workDir, 'sipwarden.yaml');
+      writeFileSync(
+        config,
+        [
+          `data_dir: ${join(context.workDir, 'sipwarden-data')}`,
+          `listen: [udp://${context.listen.ip}:${context.listen.port}]`,
+          `upstreams: [{ name: pbx, targets: ["udp://${context.upstream.ip}:${context.upstream.port}"], ping: false }]`,
+          'guards: { flood: { max_messages: 10000000 } }',
+          '',
+        ].join('\n'),
+      );
+      const args = [bin(context.repoRoot), 'run', '--config', config, ...extraArgs];
       const child = startProcess('sipwarden', process.execPath, args, join(context.workDir, 'sipwarden.log'), {
         cwd: context.repoRoot,
         boundSeconds: context.boundSeconds,

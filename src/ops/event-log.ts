@@ -8,6 +8,8 @@ export interface EventLogTarget {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  /** pino's level check: lets a flood of drop events cost nothing when debug is off. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** Longest attacker-influenced detail written to a log line. */
@@ -26,6 +28,8 @@ export function logEvents(events: EventStream, log: EventLogTarget, monitorPerSe
   const monitorLines = new RateLimit(monitorPerSecond);
   let suppressed = 0;
   return events.on((e: SecurityEvent) => {
+    const enforcedBan = e.action === 'ban' && !e.monitor;
+    if (!enforcedBan && !e.monitor && log.isLevelEnabled?.('debug') === false) return;
     const fields = {
       event: e.action === 'ban' && !e.monitor ? 'ban' : 'guard',
       source: e.source.address,
