@@ -28,7 +28,13 @@
  * On a message that triggers nothing, nothing is allocated beyond the From/To/Request-URI
  * decoding the proxy needs anyway: patterns are matched on the octets in place.
  */
-import type { GuardReplyConfig, ScannerConfig, ScannerSignal, SignalAction } from '../config/types.js';
+import {
+  type GuardReplyConfig,
+  SCANNER_SIGNALS,
+  type ScannerConfig,
+  type ScannerSignal,
+  type SignalAction,
+} from '../config/types.js';
 import { parseAuthHeader } from '../sip/digest.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
@@ -64,14 +70,8 @@ enum Signal {
   Count = 6,
 }
 
-const SIGNAL_KEYS: readonly ScannerSignal[] = [
-  'user_agent',
-  'sql_injection',
-  'shell_metacharacters',
-  'ip_literal_host',
-  'record_route_spoofing',
-  'sdp_session_name',
-];
+/** The signals in `Signal` order (the configuration lists them in that order). */
+const SIGNAL_KEYS: readonly ScannerSignal[] = SCANNER_SIGNALS;
 
 /** Rule names: the signal names with dashes. */
 const RULES: readonly string[] = SIGNAL_KEYS.map((s) => s.replaceAll('_', '-'));
