@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -35,10 +35,10 @@ function bans(sw: SipwardenInstance, ...args: string[]): string {
 }
 
 /** Sends one OPTIONS from `from` and reports whether the upstream got it and what came back. */
-async function probe(upstream: UdpPeer, from: string, tag: string, extra: string[] = []) {
+async function probe(upstream: UdpPeer, from: string, tag: string, extra: string[] = [], to = PORT) {
   const phone = await UdpPeer.bind(from);
   try {
-    await phone.send(options(from, phone.port, tag, extra), PORT);
+    await phone.send(options(from, phone.port, tag, extra), to);
     await sleep(150);
     return { forwarded: upstream.matching(`tag=${tag}`).length > 0, answers: phone.received.length };
   } finally {
@@ -233,6 +233,40 @@ describe('guard pipeline: monitor mode', () => {
         execFileSync(process.execPath, [BIN, 'bans', 'list', '--config', sw.configFile], { encoding: 'utf8' }),
         /no bans|^\s*$/i,
       );
+    } finally {
+      upstream.close();
+      await sw.stop();
+    }
+  });
+});
+
+describe('guard pipeline: reload', () => {
+  it('applies changed guard settings on SIGHUP, keeping the guards whose settings did not change', async () => {
+    const port = 17860;
+    const upstream = await UdpPeer.bind('127.0.0.1', port + 1);
+    const base = [
+      `listen: [udp://127.0.0.1:${port}]`,
+      `upstreams: [{ name: pbx, targets: ["udp://127.0.0.1:${port + 1}"], ping: false }]`,
+      'guards:',
+      '  flood: { window: 10s, max_messages: 5, ban: 1m }',
+    ];
+    const sw = await startSipwarden([...base, '  scanner: { mode: monitor }'].join('\n'), { listeners: 1 });
+    try {
+      // Four messages from one source: under the flood density of 5 per window.
+      assert.equal((await probe(upstream, '127.6.3.1', 'rl1', ['User-Agent: sipcli/v1.8'], port)).forwarded, true);
+      assert.equal((await probe(upstream, '127.6.3.2', 'rl2', [], port)).forwarded, true);
+      assert.equal((await probe(upstream, '127.6.3.2', 'rl3', [], port)).forwarded, true);
+      writeFileSync(
+        sw.configFile,
+        `data_dir: ${sw.dir}/data\n${[...base, '  scanner: { mode: enforce }'].join('\n')}\n`,
+      );
+      sw.run.signal('SIGHUP');
+      await waitFor(() => sw.logs().some((l) => l.event === 'reloaded'), 'the reload');
+      assert.equal((await probe(upstream, '127.6.3.3', 'rl4', ['User-Agent: sipcli/v1.8'], port)).forwarded, false);
+      // The flood guard was kept with its counts: 127.6.3.2's fourth message after the reload
+      // is its sixth in the window (limit 5); a new flood guard would have counted only four.
+      for (const tag of ['rl5', 'rl6', 'rl7', 'rl8']) await probe(upstream, '127.6.3.2', tag, [], port);
+      assert.ok(banLines(sw).includes('127.6.3.2 flood density'), banLines(sw).join('\n'));
     } finally {
       upstream.close();
       await sw.stop();
