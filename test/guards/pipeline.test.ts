@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../helpers/corpus.js';
 import { haveCommands, run } from '../helpers/netns.js';
-import { waitFor } from '../helpers/process.js';
+import { start, waitFor } from '../helpers/process.js';
 import { sipp } from '../helpers/sipp.js';
 import { type SipwardenInstance, startSipwarden } from '../helpers/sipwarden.js';
 import { options, sleep, UdpPeer } from '../helpers/udp.js';
@@ -18,6 +18,7 @@ import { options, sleep, UdpPeer } from '../helpers/udp.js';
 const PORT = 17820;
 const UAS_PORT = 17821;
 const BIN = join(PROJECT_ROOT, 'bin/sipwarden');
+const svwarMissing = haveCommands('svwar') ? false : 'SIPVicious (svwar) is not installed';
 const fail2banMissing = haveCommands('fail2ban-regex') ? false : 'fail2ban is not installed';
 
 const config = (extra: string[] = []) =>
@@ -165,6 +166,31 @@ describe('guard pipeline: flood, scanner, bans over real traffic', () => {
     }
   });
 
+  it('stops the real SIPVicious: svwar finds nothing, nothing reaches the PBX', { skip: svwarMissing }, async () => {
+    const upstream = await UdpPeer.bind('127.0.0.1', UAS_PORT);
+    try {
+      // svwar sends from 127.0.0.1 whatever it is told (an attacker address here: not trusted).
+      const run = start('timeout', [
+        '-k',
+        '2',
+        '30',
+        'svwar',
+        '-e100-110',
+        '-m',
+        'INVITE',
+        '127.0.0.1',
+        '-p',
+        String(PORT),
+      ]);
+      await run.exited;
+      assert.match(run.output(), /found nothing/);
+      assert.deepEqual(upstream.matching('friendly-scanner'), []);
+      assert.ok(banLines(sw).includes('127.0.0.1 scanner user-agent'), banLines(sw).join('\n'));
+    } finally {
+      upstream.close();
+    }
+  });
+
   it('keeps bans across kill -9 and a restart', async () => {
     sw.run.signal('SIGKILL');
     await sw.run.exited;
@@ -195,7 +221,7 @@ describe('guard pipeline: flood, scanner, bans over real traffic', () => {
       .split('\n')
       .filter((l) => l.includes('"event":"ban"'))
       .map((l) => JSON.parse(l).source as string);
-    assert.deepEqual(matched, ['127.6.0.66', '127.6.0.70', '127.6.0.73']);
+    assert.deepEqual(matched, ['127.6.0.66', '127.6.0.70', '127.6.0.73', ...(svwarMissing ? [] : ['127.0.0.1'])]);
     assert.deepEqual(matched, banned);
     assert.ok(!r.stdout.includes('6.6.6.6'));
   });
