@@ -299,3 +299,35 @@ describe('guard pipeline: reload', () => {
     }
   });
 });
+
+describe('guard pipeline: IPv6', () => {
+  it('bans an IPv6 flood by its /64', async () => {
+    const port = 17870;
+    const upstream = await UdpPeer.bind('::1', port + 1);
+    const sw = await startSipwarden(
+      [
+        `listen: ["udp://[::1]:${port}"]`,
+        `upstreams: [{ name: pbx, targets: ["udp://[::1]:${port + 1}"], ping: false }]`,
+        'guards: { flood: { max_messages: 20, ban: 1m } }',
+      ].join('\n'),
+      { listeners: 1 },
+    );
+    try {
+      const phone = await UdpPeer.bind('::1');
+      for (let i = 0; i < 30; i++) await phone.send(options('::1', phone.port, `v6f${i}`), port, '::1');
+      await waitFor(() => banLines(sw).length > 0, 'the ban');
+      phone.close();
+      const ban = sw.logs().find((l) => l.event === 'ban')!;
+      assert.equal(ban.msg, 'Blocking traffic from ::1 guard=flood rule=density for 60s');
+      assert.equal(ban.target, '::/64');
+      assert.equal(upstream.matching('tag=v6f').length, 20, 'the density let 20 through');
+      assert.match(
+        execFileSync(process.execPath, [BIN, 'bans', 'list', '--config', sw.configFile], { encoding: 'utf8' }),
+        /::\/64\s+flood/,
+      );
+    } finally {
+      upstream.close();
+      await sw.stop();
+    }
+  });
+});
