@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { GuardChain } from '../guards/chain.js';
-import type { BlockingVerdict } from '../guards/types.js';
+import type { BlockingVerdict, ReplySpec } from '../guards/types.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { ParseLimits } from '../sip/limits.js';
@@ -166,8 +166,7 @@ export class SipProxy {
 
   /** Carries out a guard's verdict on a message that was not parsed yet. */
   private blockRaw(v: BlockingVerdict, guard: string, data: Buffer, peer: Peer): void {
-    const reply = v.action === 'reply' ? v.reply : v.action === 'ban' ? v.reply : undefined;
-    if (reply === undefined) {
+    if (answerOf(v) === undefined) {
       this.stats.count(this.stats.blocked, guard);
       return;
     }
@@ -188,14 +187,14 @@ export class SipProxy {
    */
   private block(v: BlockingVerdict, guard: string, msg: SipMessage, peer: Peer): void {
     this.stats.count(this.stats.blocked, guard);
-    const reply = v.action === 'reply' ? v.reply : v.action === 'ban' ? v.reply : undefined;
+    const reply = answerOf(v);
     if (reply === undefined || !msg.isRequest || msg.method === 'ACK' || !canReplyTo(msg)) return;
     if (!this.guardReplies.take()) {
       this.stats.count(this.stats.dropped, 'guard-reply-rate');
       return;
     }
     this.stats.count(this.stats.replies, reply.code);
-    this.transports.send(peer, buildReply(msg, reply.code, reply.reason, reply.headers as string[] | undefined));
+    this.transports.send(peer, buildReply(msg, reply.code, reply.reason, reply.headers));
   }
 
   private onMalformed(err: SipParseError, peer: Peer): void {
@@ -531,6 +530,11 @@ export class SipProxy {
 
   /** Set by the upstream health checker to receive answers to its OPTIONS pings. */
   onPingResponse: ((branch: string, msg: SipMessage) => void) | undefined = undefined;
+}
+
+/** The answer a blocking verdict asks for, if any (a reply, or a ban that answers the request). */
+function answerOf(v: BlockingVerdict): ReplySpec | undefined {
+  return v.action === 'reply' || v.action === 'ban' ? v.reply : undefined;
 }
 
 function hostPort(l: ListenerInfo): string {

@@ -8,7 +8,12 @@ import { hash53 } from './branch.js';
  * Call-ID and CSeq copied byte for byte. Nothing names sipwarden. Works on a request that
  * failed validation too, as long as its headers were indexed.
  */
-export function buildReply(req: SipMessage, status: number, reason: string, extraHeaders: string[] = []): Buffer {
+export function buildReply(
+  req: SipMessage,
+  status: number,
+  reason: string,
+  extraHeaders: readonly string[] = [],
+): Buffer {
   const parts: Buffer[] = [Buffer.from(`SIP/2.0 ${status} ${reason}\r\n`, 'latin1')];
   const src = req.buf;
   const n = req.headerCount;
