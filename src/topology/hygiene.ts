@@ -25,7 +25,10 @@ export interface HygieneRules {
   remove: readonly string[];
   /** Remove P-Asserted-Identity / P-Preferred-Identity when the message comes from an untrusted source. */
   stripAssertedIdentityFromUntrusted: boolean;
-  /** Remove Warning headers whose warn-agent names one of these hosts (internal hostnames/addresses). */
+  /**
+   * Remove Warning headers whose warn-agent names one of these hosts (internal hostnames/addresses;
+   * a port or IPv6 brackets written with one are ignored).
+   */
   internalHosts: readonly string[];
 }
 
@@ -112,7 +115,7 @@ export class CompiledHygiene {
 
     const hosts = new Set<string>();
     for (const host of rules.internalHosts) {
-      const h = normaliseHost(host);
+      const h = normaliseHost(hostOfHostport(host.trim())); // a port written with it is ignored
       if (h === '') throw new RangeError(`hygiene: internal host ${JSON.stringify(host)} is empty`);
       hosts.add(h);
     }
@@ -281,7 +284,7 @@ function warning(msg: SipMessage, w: MessageWriter, k: number, hosts: ReadonlySe
 }
 
 /** Host of the warn-agent of the warning-value s[a, b), normalised; '' when it does not parse. */
-export function warnAgentHost(s: string, a: number, b: number): string {
+function warnAgentHost(s: string, a: number, b: number): string {
   // warn-code: 3DIGIT
   let i = a;
   while (i < b && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;

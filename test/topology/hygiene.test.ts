@@ -90,6 +90,12 @@ describe('topology hygiene: banners', () => {
     assert.deepEqual(removed.msg.headerLines('Server'), []);
   });
 
+  it('lets the remove list win over a banner replacement', () => {
+    const r = run(ASTERISK_200, rules({ server: { replace: 'PBX' }, remove: ['server'] }));
+    assert.equal(r.changed, 1);
+    assert.deepEqual(r.msg.headerLines('Server'), []);
+  });
+
   it('counts nothing when the banner already holds the replacement text', () => {
     const data = response({ Server: 'PBX' });
     const r = run(data, rules({ server: { replace: 'PBX' } }));
@@ -239,6 +245,15 @@ describe('topology hygiene: Warning', () => {
     );
     assert.equal(r.changed, 1);
     assert.deepEqual(r.msg.headerLines('Warning'), ['301 carrier.example.net "Incompatible network address"']);
+  });
+
+  it('accepts internal hosts written with a port or brackets', () => {
+    const r = run(
+      warned('399 10.1.2.3 "a"', '399 [::1]:5070 "b"'),
+      rules({ internalHosts: ['10.1.2.3:5060', '[::1]'] }),
+    );
+    assert.equal(r.changed, 2);
+    assert.deepEqual(r.msg.headerLines('Warning'), []);
   });
 
   it('keeps external and unparseable warnings untouched', () => {
