@@ -19,7 +19,7 @@
  * - Decoding never throws: anything forged, modified, truncated, made under an unknown or
  *   expired key, or not a token at all gives `undefined`.
  */
-import { type KeyObject, createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { base32ByteLength, base32DecodeInto, base32Encode, base32Length } from './base32.js';
 
 /** Configured key material: one current key, and older keys still accepted for a while. */
