@@ -39,13 +39,44 @@ export function base32ByteLength(chars: number): number {
   return Math.floor((chars * 5) / 8);
 }
 
+/** Output of `base32Encode`, reused: one latin1 decode of it makes the returned string. */
+let encodeScratch = Buffer.allocUnsafe(4096);
+
+/** Buffer#latin1Slice: the same as toString('latin1', a, b) without its argument handling. */
+type Latin1Slice = (this: Buffer, start: number, end: number) => string;
+const latin1Slice: Latin1Slice =
+  (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('latin1', start, end);
+  };
+
 /** Encodes `data[0, length)` as lowercase base32 without padding. */
 export function base32Encode(data: Uint8Array, length: number = data.length): string {
-  const out = Buffer.allocUnsafe(base32Length(length));
+  const chars = base32Length(length);
+  if (encodeScratch.length < chars) encodeScratch = Buffer.allocUnsafe(chars);
+  const out = encodeScratch;
   let o = 0;
+  let i = 0;
+  // Whole 5-byte groups give 8 characters each; 40 bits do not fit a 32-bit int, so split.
+  for (const whole = length - (length % 5); i < whole; i += 5) {
+    const b0 = data[i]!;
+    const b1 = data[i + 1]!;
+    const b2 = data[i + 2]!;
+    const b3 = data[i + 3]!;
+    const b4 = data[i + 4]!;
+    out[o] = ENCODE[b0 >>> 3]!;
+    out[o + 1] = ENCODE[((b0 & 7) << 2) | (b1 >>> 6)]!;
+    out[o + 2] = ENCODE[(b1 >>> 1) & 31]!;
+    out[o + 3] = ENCODE[((b1 & 1) << 4) | (b2 >>> 4)]!;
+    out[o + 4] = ENCODE[((b2 & 15) << 1) | (b3 >>> 7)]!;
+    out[o + 5] = ENCODE[(b3 >>> 2) & 31]!;
+    out[o + 6] = ENCODE[((b3 & 3) << 3) | (b4 >>> 5)]!;
+    out[o + 7] = ENCODE[b4 & 31]!;
+    o += 8;
+  }
   let acc = 0;
   let bits = 0;
-  for (let i = 0; i < length; i++) {
+  for (; i < length; i++) {
     acc = ((acc << 8) | data[i]!) & 0xfff;
     bits += 8;
     while (bits >= 5) {
@@ -54,7 +85,7 @@ export function base32Encode(data: Uint8Array, length: number = data.length): st
     }
   }
   if (bits > 0) out[o++] = ENCODE[(acc << (5 - bits)) & 31]!;
-  return out.toString('latin1', 0, o);
+  return latin1Slice.call(out, 0, o);
 }
 
 /**

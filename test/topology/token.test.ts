@@ -148,6 +148,26 @@ describe('base32', () => {
     }
   });
 
+  it('round-trips random byte strings of every length up to 64 against a bit-by-bit reference', () => {
+    const r = rng(32);
+    const out = Buffer.alloc(64);
+    for (let len = 0; len <= 64; len++) {
+      for (let k = 0; k < 20; k++) {
+        const data = Buffer.from(Array.from({ length: len }, () => Math.floor(r() * 256)));
+        let bitsText = '';
+        for (const byte of data) bitsText += byte.toString(2).padStart(8, '0');
+        while (bitsText.length % 5 !== 0) bitsText += '0';
+        let reference = '';
+        for (let i = 0; i < bitsText.length; i += 5)
+          reference += ALPHABET[Number.parseInt(bitsText.slice(i, i + 5), 2)];
+        assert.equal(base32Encode(data), reference);
+        const n = base32DecodeInto(reference, out);
+        assert.equal(n, len);
+        assert.deepEqual(out.subarray(0, n), data);
+      }
+    }
+  });
+
   it('refuses impossible lengths, foreign characters and non-zero unused bits', () => {
     const out = Buffer.alloc(16);
     assert.equal(base32DecodeInto('m', out), -1);
