@@ -21,6 +21,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { base32ByteLength, base32DecodeInto, base32Encode, base32Length } from './base32.js';
+import { TwoGenerationMemo } from './memo.js';
 
 /** Configured key material: one current key, and older keys still accepted for a while. */
 export interface TopologyKeys {
@@ -28,6 +29,19 @@ export interface TopologyKeys {
   current: Buffer;
   /** Keys rotated out: tokens made under them decode while `Date.now() < until` (epoch ms). */
   previous?: Array<{ key: Buffer; until: number }>;
+}
+
+/** Tuning; the defaults suit a proxy. */
+export interface TopologyTokensOptions {
+  /**
+   * Values and tokens remembered for `encode` and for `decode` under the current key (each
+   * memo holds at most twice this many entries; 0 turns memoing off). The same upstream
+   * Contact, Record-Route and Call-ID are sealed on every message of a dialog and the same
+   * Via token comes back on every response of a transaction, so most calls become a map
+   * lookup. Only tokens that passed authentication are remembered, so forged tokens cannot
+   * fill the memo. Default 4096.
+   */
+  memo?: number;
 }
 
 /** Bytes of the key id, the synthetic nonce and the GCM tag around the ciphertext. */
@@ -115,7 +129,16 @@ export class TopologyTokens {
   /** Reused per call: plaintext on encode, token bytes on decode (calls are synchronous). */
   private readonly scratch = Buffer.allocUnsafe(TOKEN_OVERHEAD_BYTES + MAX_PLAIN_BYTES);
 
-  constructor(keys: TopologyKeys) {
+  /** plaintext -> token under the current key. */
+  private readonly encoded: TwoGenerationMemo;
+  /** token text -> plaintext, for tokens of the current key only (they never expire). */
+  private readonly decoded: TwoGenerationMemo;
+
+  constructor(keys: TopologyKeys, options: TopologyTokensOptions = {}) {
+    const memo = options.memo ?? 4096;
+    if (!Number.isInteger(memo) || memo < 0) throw new RangeError('topology token memo must be a count >= 0');
+    this.encoded = new TwoGenerationMemo(memo);
+    this.decoded = new TwoGenerationMemo(memo);
     this.current = new TokenKey(keys.current, Number.POSITIVE_INFINITY);
     this.add(this.current);
     for (const old of keys.previous ?? []) this.add(new TokenKey(old.key, old.until));
@@ -133,7 +156,10 @@ export class TopologyTokens {
    */
   encode(plain: string): string {
     if (typeof plain !== 'string') throw new TypeError('topology token plaintext must be a string');
-    if (plain.length > MAX_PLAIN_BYTES || Buffer.byteLength(plain, 'utf8') > MAX_PLAIN_BYTES) {
+    if (plain.length > MAX_PLAIN_BYTES) throw new RangeError(`topology token plaintext over ${MAX_PLAIN_BYTES} bytes`);
+    const known = this.encoded.get(plain);
+    if (known !== undefined) return known;
+    if (Buffer.byteLength(plain, 'utf8') > MAX_PLAIN_BYTES) {
       throw new RangeError(`topology token plaintext over ${MAX_PLAIN_BYTES} bytes`);
     }
     if (!isWellFormed(plain)) throw new RangeError('topology token plaintext has unpaired surrogates');
@@ -151,7 +177,9 @@ export class TopologyTokens {
     o += cipher.update(text).copy(out, o);
     o += cipher.final().copy(out, o);
     cipher.getAuthTag().copy(out, o);
-    return base32Encode(out);
+    const token = base32Encode(out);
+    this.encoded.set(plain, token);
+    return token;
   }
 
   /**
@@ -162,6 +190,8 @@ export class TopologyTokens {
     if (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH) {
       return undefined;
     }
+    const known = this.decoded.get(token);
+    if (known !== undefined) return known;
     const bytes = this.scratch;
     const n = base32DecodeInto(token, bytes);
     if (n < TOKEN_OVERHEAD_BYTES) return undefined;
@@ -174,7 +204,10 @@ export class TopologyTokens {
       const key = candidates[i]!;
       if (!(now < key.until)) continue;
       const plain = open(key, nonce, sealed, tag);
-      if (plain !== undefined) return plain;
+      if (plain !== undefined) {
+        if (key === this.current) this.decoded.set(token, plain);
+        return plain;
+      }
     }
     return undefined;
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { base32DecodeInto, base32Encode } from '../../src/topology/base32.js';
+import { TwoGenerationMemo } from '../../src/topology/memo.js';
 import {
   looksLikeToken,
   MAX_PLAIN_BYTES,
@@ -128,6 +129,8 @@ class Gen {
 }
 
 const tokens = new TopologyTokens({ current: key('current') });
+/** The same key without memo: every call goes through the cipher. */
+const uncached = new TopologyTokens({ current: key('current') }, { memo: 0 });
 
 describe('base32', () => {
   it('matches the RFC 4648 test vectors, lowercase and without padding', () => {
@@ -193,6 +196,10 @@ describe('TopologyTokens round trip', () => {
       assert.equal(token.length, tokenLength(Buffer.byteLength(value)));
       assert.ok(looksLikeToken(token), token);
       assert.equal(tokens.decode(token), value);
+      assert.equal(uncached.encode(value), token);
+      assert.equal(uncached.decode(token), value);
+      assert.equal(tokens.encode(value), token, 'memo hit');
+      assert.equal(tokens.decode(token), value, 'memo hit');
     }
   });
 
@@ -240,6 +247,7 @@ describe('TopologyTokens tamper detection', () => {
           if (c === token[i]) continue;
           const forged = token.slice(0, i) + c + token.slice(i + 1);
           assert.equal(tokens.decode(forged), undefined, `position ${i} -> ${c}`);
+          assert.equal(uncached.decode(forged), undefined, `position ${i} -> ${c}`);
         }
       }
     }
@@ -266,7 +274,7 @@ describe('TopologyTokens tamper detection', () => {
       for (let bit = 0; bit < 8; bit++) {
         const forged = Buffer.from(bytes.subarray(0, n));
         forged[i]! ^= 1 << bit;
-        assert.equal(tokens.decode(base32Encode(forged)), undefined, `byte ${i} bit ${bit}`);
+        assert.equal(uncached.decode(base32Encode(forged)), undefined, `byte ${i} bit ${bit}`);
       }
     }
   });
@@ -347,6 +355,7 @@ describe('TopologyTokens key rotation', () => {
       () => new TopologyTokens({ current: key('a'), previous: [{ key: key('b'), until: Number.NaN }] }),
       RangeError,
     );
+    assert.throws(() => new TopologyTokens({ current: key('a') }, { memo: -1 }), RangeError);
   });
 });
 
@@ -378,5 +387,37 @@ describe('TopologyTokens lengths and bounds', () => {
     assert.throws(() => tokens.encode('a\ud800b'), RangeError);
     assert.throws(() => tokens.encode('\udc00'), RangeError);
     assert.equal(tokens.decode(tokens.encode('a\ud83d\ude00b')), 'a😀b');
+  });
+});
+
+describe('TwoGenerationMemo', () => {
+  it('holds at most twice its capacity and keeps entries in use', () => {
+    const memo = new TwoGenerationMemo(100);
+    memo.set('hot', 'H');
+    for (let i = 0; i < 10_000; i++) {
+      memo.set(`k${i}`, `v${i}`);
+      assert.equal(memo.get('hot'), 'H', `hot entry lost after ${i}`);
+      assert.ok(memo.size <= 200);
+    }
+    assert.equal(memo.get('k9999'), 'v9999');
+    assert.equal(memo.get('k0'), undefined);
+  });
+
+  it('remembers nothing with capacity 0', () => {
+    const memo = new TwoGenerationMemo(0);
+    memo.set('a', 'b');
+    assert.equal(memo.get('a'), undefined);
+    assert.equal(memo.size, 0);
+  });
+});
+
+describe('TopologyTokens memo and rotation', () => {
+  it('does not serve a token of an expired previous key from memory', () => {
+    const until = 1_800_000_000_000;
+    const token = new TopologyTokens({ current: key('old') }).encode(VIA_V4);
+    const rotated = new TopologyTokens({ current: key('new'), previous: [{ key: key('old'), until }] });
+    assert.equal(rotated.decode(token, until - 1), VIA_V4);
+    assert.equal(rotated.decode(token, until - 1), VIA_V4);
+    assert.equal(rotated.decode(token, until), undefined);
   });
 });
