@@ -124,8 +124,8 @@ export class TopologyTokens {
   /** Largest plaintext in UTF-8 bytes that `encode` accepts; larger throws a RangeError. */
   readonly maxPlainBytes = MAX_PLAIN_BYTES;
   private readonly current: TokenKey;
-  /** Keys by key id; more than one only when two configured keys derive the same id. */
-  private readonly byId: Array<TokenKey[] | undefined> = new Array(KEY_ID_LIMIT).fill(undefined);
+  /** Keys by key id byte (all 256 slots, so any byte is an in-bounds read); more than one only when two configured keys derive the same id. */
+  private readonly byId: Array<TokenKey[] | undefined> = new Array(256).fill(undefined);
   /** Reused per call: plaintext on encode, token bytes on decode (calls are synchronous). */
   private readonly scratch = Buffer.allocUnsafe(TOKEN_OVERHEAD_BYTES + MAX_PLAIN_BYTES);
 
@@ -202,7 +202,8 @@ export class TopologyTokens {
     const tag = bytes.subarray(n - TAG_BYTES, n);
     for (let i = 0; i < candidates.length; i++) {
       const key = candidates[i]!;
-      if (!(now < key.until)) continue;
+      // The current key never expires, whatever `now` is (even NaN); previous keys do.
+      if (key !== this.current && !(now < key.until)) continue;
       const plain = open(key, nonce, sealed, tag);
       if (plain !== undefined) {
         if (key === this.current) this.decoded.set(token, plain);

@@ -308,6 +308,7 @@ describe('TopologyTokens key rotation', () => {
     assert.equal(rotated.decode(token, until - 1), VIA_V4);
     assert.equal(rotated.decode(token, until), undefined);
     assert.equal(rotated.decode(token, until + 1), undefined);
+    assert.equal(rotated.decode(token, Number.NaN), undefined);
   });
 
   it('encodes with the current key only, whose tokens never expire', () => {
@@ -315,6 +316,8 @@ describe('TopologyTokens key rotation', () => {
     assert.notEqual(token, old.encode(VIA_V4));
     assert.equal(old.decode(token), undefined);
     assert.equal(rotated.decode(token, until * 10), VIA_V4);
+    assert.equal(rotated.decode(token, Number.NaN), VIA_V4);
+    assert.equal(new TopologyTokens({ current: key('2026 key') }, { memo: 0 }).decode(token, Number.NaN), VIA_V4);
     assert.notEqual(rotated.currentKeyId, old.currentKeyId);
   });
 
