@@ -12,13 +12,13 @@
  * median of the rounds is printed, in ns per message, and the guards/parse ratio.
  */
 import { tmpdir } from 'node:os';
-import { parseArgs } from 'node:util';
 import { loadConfigFromString } from '../../src/config/index.js';
 import { SanityGuard } from '../../src/guards/sanity.js';
 import { ScannerGuard } from '../../src/guards/scanner.js';
 import type { Source, Verdict } from '../../src/guards/types.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
+import { batchAndRounds } from '../common/args.js';
 import { table } from '../common/table.js';
 import { MESSAGE_MIX } from '../parser/messages.js';
 
@@ -27,23 +27,7 @@ const USAGE = `usage: node dist/bench/guards/message-guards.js [options]
   --rounds N   timed rounds per message; the median is reported (default 100)
   --help`;
 
-const { values } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '500' },
-    rounds: { type: 'string', default: '100' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const BATCH = Number(values.batch);
-const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(BATCH) || BATCH <= 0 || !Number.isInteger(ROUNDS) || ROUNDS <= 0) {
-  console.error(USAGE);
-  process.exit(2);
-}
+const { batch: BATCH, rounds: ROUNDS } = batchAndRounds(USAGE, { batch: 500, rounds: 100 });
 
 const config = loadConfigFromString(
   'listen: [udp://192.0.2.1:5060]\nupstreams:\n  - name: pbx\n    targets: [udp://10.0.0.2:5060]\n    ping: false\n',

@@ -13,11 +13,11 @@
  * without its Server line (nothing matches: the pass with no allocation); `keep` is all
  * rules off. The median of the rounds is printed, in ns per message, and hygiene/parse.
  */
-import { parseArgs } from 'node:util';
 import type { SipMessage } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { MessageWriter } from '../../src/sip/writer.js';
 import { applyHygiene, type CompiledHygiene, compileHygiene } from '../../src/topology/hygiene.js';
+import { batchAndRounds } from '../common/args.js';
 import { table } from '../common/table.js';
 
 const USAGE = `usage: node dist/bench/topology/hygiene.js [options]
@@ -25,23 +25,7 @@ const USAGE = `usage: node dist/bench/topology/hygiene.js [options]
   --rounds N   timed rounds per rule set; the median is reported (default 200)
   --help`;
 
-const { values } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '500' },
-    rounds: { type: 'string', default: '200' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const BATCH = Number(values.batch);
-const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(BATCH) || BATCH <= 0 || !Number.isInteger(ROUNDS) || ROUNDS <= 0) {
-  console.error(USAGE);
-  process.exit(2);
-}
+const { batch: BATCH, rounds: ROUNDS } = batchAndRounds(USAGE, { batch: 500, rounds: 200 });
 
 const SDP = [
   'v=0',
