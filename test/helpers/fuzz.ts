@@ -6,6 +6,9 @@
  * (`SIPWARDEN_FUZZ_SEED=<seed> SIPWARDEN_FUZZ_CASE=<n>`).
  */
 import { randomInt } from 'node:crypto';
+import { SipParseError } from '../../src/sip/errors.js';
+import type { SipMessage } from '../../src/sip/message.js';
+import { parseMessage } from '../../src/sip/parser.js';
 
 /** mulberry32: a tiny, fast 32-bit PRNG; good enough for choosing mutations. */
 export class Rng {
@@ -366,4 +369,26 @@ export function randomChunks(rng: Rng, data: Buffer): Buffer[] {
 export function show(data: Buffer, max = 2000): string {
   const s = JSON.stringify(data.subarray(0, max).toString('latin1'));
   return data.length > max ? `${s}... (${data.length} bytes)` : s;
+}
+
+/**
+ * `count` mutated messages from `seeds` (case `i` replayable with `caseSeed(seed, i)`), each
+ * parsed as the proxy parses it; a message the parser rejects is yielded as its partial
+ * message when it has one, else skipped. Every parse failure must be a SipParseError.
+ */
+export function* mutatedMessages(
+  seeds: readonly Buffer[],
+  count: number,
+  seed: number,
+): Generator<{ i: number; msg: SipMessage }> {
+  for (let i = 0; i < count; i++) {
+    const rng = new Rng(caseSeed(seed, i));
+    const { data } = mutate(rng, rng.pick(seeds), { seeds, maxMessageBytes: 65535 });
+    try {
+      yield { i, msg: parseMessage(data) };
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      if (err.partial !== undefined) yield { i, msg: err.partial };
+    }
+  }
 }
