@@ -51,12 +51,11 @@ import {
   udpReceiveBufferErrors,
   waitForUdpPort,
 } from '../proxy/processes.js';
-import { readSippStats, SIPP_BUFFER_BYTES, type SippPorts } from '../proxy/sipp.js';
+import { RECV_TIMEOUT_MS, readSippStats, SIPP_BUFFER_BYTES, type SippPorts } from '../proxy/sipp.js';
 import type { FlooderOptions, FlooderReport } from './flooder.js';
 
 const SERVER_IP = '127.0.0.1';
 const CALLER_IP = '127.0.0.1';
-const RECV_TIMEOUT_MS = 5000;
 /** Targets from the issue. */
 const TARGET_SUCCESS_PERCENT = 99.9;
 const TARGET_SETUP_RATIO = 2;
