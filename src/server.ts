@@ -3,6 +3,9 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import type { AuthDeps } from './auth/guard.js';
+import { AuthOutcomes } from './auth/outcomes.js';
+import { CredentialStripper } from './auth/strip.js';
 import { buildTrustedSet, ensureSecret } from './config/index.js';
 import type { Config, ListenConfig } from './config/types.js';
 import { FirewallSync } from './firewall/sync.js';
@@ -38,6 +41,8 @@ export class Server {
     /** Bans, shared by the guards, the CLI (same file) and the firewall sync. */
     readonly bans: BanStore,
     private config: Config,
+    /** Outcomes and credential stripping of the auth guard; they outlive guard rebuilds on reload. */
+    private readonly auth: AuthDeps,
   ) {
     this.wireHealth();
     health.start();
@@ -47,6 +52,11 @@ export class Server {
   }
 
   private firewall: FirewallSync | undefined;
+
+  /** What edge authentication decided about every request it checked (the failure tracker subscribes here). */
+  get authOutcomes(): AuthOutcomes {
+    return this.auth.outcomes;
+  }
 
   /** A banned source's TCP/TLS connections are closed as soon as they are accepted. */
   private wireBans(): void {
@@ -119,6 +129,15 @@ export class Server {
       isOwnHost: (host: string, port: number | undefined) => proxy?.isOwnHost(host, port) ?? false,
       isTrusted: (address: string) => proxy?.isTrustedAddress(address) ?? false,
     };
+    const outcomes = new AuthOutcomes();
+    outcomes.onListenerError = (err) => log.warn({ event: 'auth-listener-failed' }, String(err));
+    const auth: AuthDeps = {
+      outcomes,
+      stripper: new CredentialStripper(),
+      storeFile: config.store.type === 'sqlite' ? config.store.path : undefined,
+      secret: () => ensureSecret(config),
+      log,
+    };
     let store: BanStore;
     let chain: GuardChain;
     let guards: GuardBuilder;
@@ -131,14 +150,14 @@ export class Server {
       throw err;
     }
     try {
-      guards = new GuardBuilder({ events, store, log, identity });
+      guards = new GuardBuilder({ events, store, log, identity, auth });
       chain = guards.build(config.guards);
     } catch (err) {
       store.close();
       await transports.close();
       throw err;
     }
-    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain), log);
+    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain, auth), log);
     const server = new Server(
       transports,
       proxy,
@@ -149,6 +168,7 @@ export class Server {
       guards,
       store,
       config,
+      auth,
     );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
@@ -182,7 +202,7 @@ export class Server {
     const upstreams = await resolveUpstreams(config);
     const chain = this.guards.build(config.guards);
     this.health.stop();
-    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain));
+    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain, this.auth));
     const before = this.config;
     this.config = config;
     if (
@@ -295,7 +315,7 @@ function flowKey(config: Config): Buffer {
   return createHash('sha256').update(ensureSecret(config)).digest();
 }
 
-function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOptions {
+function proxyOptions(config: Config, key: Buffer, guards: GuardChain, auth: AuthDeps): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
   const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
@@ -306,6 +326,8 @@ function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOpt
     branchSeed: key.readUInt32BE(0),
     guards,
     guardRepliesPerSecond: config.guards.repliesPerSecond,
+    challengesPerSecond: config.guards.auth.challengesPerSecond,
+    rewriteOutside: auth.stripper?.apply,
   };
 }
 

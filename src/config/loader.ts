@@ -15,7 +15,15 @@ import type { Endpoint, HostPort } from './endpoint.js';
 import { type Env, retypePlain, substituteEnv } from './env.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { allowedKeysAt, configSchema, DEFAULTS, describeValue, type RawConfig } from './schema.js';
-import type { CliOverrides, Config, GuardsConfig, ListenConfig, PingConfig, UpstreamConfig } from './types.js';
+import type {
+  AuthConfig,
+  CliOverrides,
+  Config,
+  GuardsConfig,
+  ListenConfig,
+  PingConfig,
+  UpstreamConfig,
+} from './types.js';
 
 export interface LoadOptions {
   /** Environment for `${VAR}` substitution. Default: `process.env`. */
@@ -546,6 +554,7 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
     loc.add(['tcp', 'max_connections_per_ip'], `must not be larger than max_connections (${data.tcp.max_connections})`);
   }
 
+  checkAuth(data, loc);
   const dataDir = data.data_dir === undefined ? resolve(cwd, DEFAULTS.data_dir) : resolve(baseDir, data.data_dir);
   return {
     listen,
@@ -627,7 +636,41 @@ function normaliseGuards(g: RawConfig['guards'], baseDir: string): GuardsConfig 
       scoreWindow: g.scanner.score_window,
       ban: g.scanner.ban,
     },
+    auth: normaliseAuth(g.auth, file),
   };
+}
+
+function normaliseAuth(a: RawConfig['guards']['auth'], file: (p: string) => string): AuthConfig {
+  const realms: Record<string, string> = {};
+  for (const [domain, realm] of Object.entries(a.realms)) realms[domain.toLowerCase()] = realm;
+  return {
+    mode: a.mode,
+    realm: a.realm,
+    realms,
+    algorithms: a.algorithms,
+    methods: [...new Set(a.methods.map((m) => m.toUpperCase()))],
+    inDialog: a.in_dialog,
+    source: a.source,
+    usersFile: a.users_file === undefined ? undefined : file(a.users_file),
+    nonceLifetime: a.nonce_lifetime,
+    secret: a.secret,
+    challenge: a.challenge,
+    stripCredentials: a.strip_credentials,
+    challengesPerSecond: a.challenges_per_second,
+    maxNonces: a.max_nonces,
+  };
+}
+
+/** guards.auth needs its users: a file, or the store's SQLite file. */
+function checkAuth(data: RawConfig, loc: Locator): void {
+  const a = data.guards.auth;
+  if (!data.guards.chain.includes('auth') || a.mode === 'off') return;
+  if (a.source === 'file' && a.users_file === undefined) {
+    loc.add(['guards', 'auth', 'users_file'], 'required when guards.chain has auth and source is file');
+  }
+  if (a.source === 'store' && data.store.type !== 'sqlite') {
+    loc.add(['guards', 'auth', 'source'], 'store needs store.type sqlite (users live in its file)');
+  }
 }
 
 /** Why `file` cannot be used as a certificate or key file, or undefined when it can. */

@@ -13,7 +13,7 @@ import { normalizeCidr } from '../net/cidr.js';
 import { describe } from '../net/ip.js';
 import { DURATION_HINT, formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
 import { type Endpoint, type EndpointOptions, type HostPort, parseEndpoint, parseHostPort } from './endpoint.js';
-import { SANITY_CHECKS } from './types.js';
+import { AUTH_ALGORITHMS, SANITY_CHECKS } from './types.js';
 
 /** Defaults of every optional setting (durations in milliseconds). */
 export const DEFAULTS = Object.freeze({
@@ -62,6 +62,19 @@ export const DEFAULTS = Object.freeze({
         record_route_spoofing: Object.freeze({ action: 'drop' as const, points: 5 }),
         sdp_session_name: Object.freeze({ action: 'ban' as const, points: 10 }),
       }),
+    }),
+    auth: Object.freeze({
+      mode: 'enforce' as const,
+      realm: 'sipwarden',
+      algorithms: Object.freeze(['sha-256', 'md5'] as const),
+      methods: Object.freeze(['REGISTER', 'INVITE', 'SUBSCRIBE', 'PUBLISH', 'MESSAGE', 'REFER']),
+      in_dialog: false,
+      source: 'file' as const,
+      nonce_lifetime: 300_000,
+      challenge: 'auto' as const,
+      strip_credentials: true,
+      challenges_per_second: 1000,
+      max_nonces: 100_000,
     }),
   }),
   store: Object.freeze({ type: 'sqlite' as const, file: 'sipwarden.db' }),
@@ -202,9 +215,19 @@ const SIGNAL_ACTIONS = ['off', 'drop', 'reply', 'ban', 'honeypot', 'score'] as c
 type SignalAction = (typeof SIGNAL_ACTIONS)[number];
 const G = DEFAULTS.guards;
 
+/** A digest realm: written inside a quoted string on the wire, so no quotes, backslashes or controls. */
+const realmText = z
+  .string()
+  .regex(
+    /^[\x21\x23-\x39\x3b-\x5b\x5d-\x7e]([\x20-\x21\x23-\x39\x3b-\x5b\x5d-\x7e]{0,126}[\x21\x23-\x39\x3b-\x5b\x5d-\x7e])?$/,
+    {
+      error: 'must be 1-128 printable ASCII characters without ", \\ or ":" (spaces inside only)',
+    },
+  );
+
 const guardsSchema = z.strictObject({
   chain: z
-    .array(oneOf(['acl', 'bans', 'flood', 'sanity', 'scanner'] as const))
+    .array(oneOf(['acl', 'bans', 'flood', 'sanity', 'scanner', 'auth'] as const))
     .refine((list) => new Set(list).size === list.length, { error: 'lists a guard twice' })
     .default([...G.chain]),
   reply: z
@@ -270,6 +293,50 @@ const guardsSchema = z.strictObject({
       score_threshold: integer(1, 1_000_000).default(G.scanner.score_threshold),
       score_window: duration(1000).default(G.scanner.score_window),
       ban: duration(1000).default(G.scanner.ban),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      mode: mode.default(G.auth.mode),
+      realm: realmText.default(G.auth.realm),
+      realms: z
+        .record(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, { error: 'must be a domain name' }), realmText)
+        .default({}),
+      algorithms: z
+        .array(oneOf(AUTH_ALGORITHMS))
+        .min(1, { error: 'must list at least one algorithm' })
+        .refine((list) => new Set(list).size === list.length, { error: 'lists an algorithm twice' })
+        .default([...G.auth.algorithms]),
+      methods: z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z]{1,32}$/, { error: 'must be a method name' })
+            .refine((m) => m.toUpperCase() !== 'ACK' && m.toUpperCase() !== 'CANCEL', {
+              error: 'ACK and CANCEL cannot be challenged',
+            }),
+        )
+        .default([...G.auth.methods]),
+      in_dialog: z.boolean().default(G.auth.in_dialog),
+      source: oneOf(['file', 'store'] as const).default(G.auth.source),
+      users_file: nonEmpty.optional(),
+      nonce_lifetime: duration(1000).default(G.auth.nonce_lifetime),
+      secret: z
+        .string()
+        .refine((s) => s.length >= MIN_SECRET_LENGTH, {
+          error: (issue) =>
+            `must be at least ${MIN_SECRET_LENGTH} characters long (got ${(issue.input as string).length})`,
+        })
+        .optional(),
+      challenge: z
+        .union([z.literal(401), z.literal(407), z.literal('401'), z.literal('407'), z.literal('auto')], {
+          error: 'must be 401, 407 or auto',
+        })
+        .default(G.auth.challenge)
+        .transform((v) => (v === 'auto' ? v : (Number(v) as 401 | 407))),
+      strip_credentials: z.boolean().default(G.auth.strip_credentials),
+      challenges_per_second: integer(0, 1_000_000).default(G.auth.challenges_per_second),
+      max_nonces: integer(100, 10_000_000).default(G.auth.max_nonces),
     })
     .prefault({}),
 });

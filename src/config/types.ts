@@ -67,7 +67,7 @@ export interface LogConfig {
 // ---- guards ----
 
 export type GuardMode = 'enforce' | 'monitor' | 'off';
-export type GuardName = 'acl' | 'bans' | 'flood' | 'sanity' | 'scanner';
+export type GuardName = 'acl' | 'bans' | 'flood' | 'sanity' | 'scanner' | 'auth';
 
 export interface GuardReplyConfig {
   /** Status code of `reply` actions (e.g. 403). */
@@ -171,6 +171,39 @@ export interface ScannerConfig {
   ban: number;
 }
 
+export const AUTH_ALGORITHMS = ['sha-256', 'md5', 'sha-256-sess', 'md5-sess'] as const;
+export type AuthAlgorithmName = (typeof AUTH_ALGORITHMS)[number];
+
+export interface AuthConfig {
+  mode: GuardMode;
+  /** Realm of challenges for domains not in `realms`. */
+  realm: string;
+  /** Realm by the From URI's host (lower-case): one realm per domain served. */
+  realms: Readonly<Record<string, string>>;
+  /** Algorithms offered, one challenge header each, in this order (SHA-256 first, RFC 8760). */
+  algorithms: readonly AuthAlgorithmName[];
+  /** Methods challenged (never ACK or CANCEL). */
+  methods: readonly string[];
+  /** Challenge in-dialog requests (To tag) too; default false: the dialog's server checks them. */
+  inDialog: boolean;
+  /** Where users come from: a file of HA1 lines, or the `users` table of the store's file. */
+  source: 'file' | 'store';
+  /** Absolute path of the users file (`source: file`). */
+  usersFile: string | undefined;
+  /** How long a nonce is valid, in ms. */
+  nonceLifetime: number;
+  /** Key of nonce MACs; undefined: derived from the top-level secret (config or data_dir). */
+  secret: string | undefined;
+  /** Status of challenges: 401, 407, or `auto` (401 for REGISTER, 407 for the rest). */
+  challenge: 'auto' | 401 | 407;
+  /** Remove the checked credentials (our realm's only) before forwarding. */
+  stripCredentials: boolean;
+  /** Challenges sent per second (all sources together), apart from guards.replies_per_second. */
+  challengesPerSecond: number;
+  /** Nonces whose nonce-counts are tracked at once (replay protection). */
+  maxNonces: number;
+}
+
 export interface GuardsConfig {
   /** Guards in the order they run; a guard not listed does not run. */
   chain: readonly GuardName[];
@@ -183,6 +216,7 @@ export interface GuardsConfig {
   flood: Readonly<FloodConfig>;
   sanity: Readonly<SanityConfig>;
   scanner: Readonly<ScannerConfig>;
+  auth: Readonly<AuthConfig>;
 }
 
 export interface StoreConfig {

@@ -1,3 +1,4 @@
+import { type AuthDeps, AuthGuard, standaloneAuthDeps } from '../auth/guard.js';
 import type { GuardName, GuardsConfig } from '../config/types.js';
 import type { BanStore } from '../store/types.js';
 import { AclGuard, type AclLogger } from './acl.js';
@@ -22,6 +23,8 @@ export interface GuardDeps {
   readonly store: BanStore | undefined;
   readonly log: AclLogger;
   readonly identity: Identity;
+  /** Outcomes, credential stripping, users store and secret of the auth guard (default: standalone). */
+  readonly auth?: AuthDeps;
 }
 
 interface Built {
@@ -71,6 +74,8 @@ export class GuardBuilder {
         return new SanityGuard(config.sanity);
       case 'scanner':
         return new ScannerGuard(config.scanner, config.reply, this.deps.identity);
+      case 'auth':
+        return new AuthGuard(config.auth, this.deps.auth ?? standaloneAuthDeps(this.deps.log));
       default:
         return undefined;
     }

@@ -23,6 +23,12 @@ export interface ReplySpec {
   readonly reason: string;
   /** Extra header lines (`Name: value`), e.g. `Retry-After: 60`. */
   readonly headers?: readonly string[];
+  /**
+   * An authentication challenge (auth guard): sent within its own budget
+   * (guards.auth.challenges_per_second), not guards.replies_per_second, so a flood of
+   * blocked requests cannot starve legitimate phones of their challenges.
+   */
+  readonly challenge?: boolean;
 }
 
 /** The message goes on to the next guard (and, after the last one, to the proxy). */

@@ -39,6 +39,10 @@ export interface ProxyOptions {
   guards: GuardChain | undefined;
   /** Answers to blocked requests per second (all sources together). */
   guardRepliesPerSecond: number;
+  /** Authentication challenges per second (all sources together), a budget of their own. */
+  challengesPerSecond: number;
+  /** Edits a request from the outside before it is forwarded (the auth guard strips credentials). */
+  rewriteOutside?: (msg: SipMessage, w: MessageWriter) => void;
 }
 
 /** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
@@ -55,6 +59,7 @@ export class SipProxy {
   readonly stats = new ProxyStats();
   private readonly badRequests: RateLimit;
   private guardReplies: RateLimit;
+  private challenges: RateLimit;
   /** Hosts (lower-case, no brackets) sipwarden answers to, by port. */
   private ownAddresses = new Map<number, Set<string>>();
 
@@ -67,6 +72,7 @@ export class SipProxy {
   ) {
     this.badRequests = new RateLimit(options.badRequestPerSecond);
     this.guardReplies = new RateLimit(options.guardRepliesPerSecond);
+    this.challenges = new RateLimit(options.challengesPerSecond);
     this.refreshIdentity();
   }
 
@@ -78,6 +84,9 @@ export class SipProxy {
     this.upstreams = upstreams;
     if (options.guardRepliesPerSecond !== this.options.guardRepliesPerSecond) {
       this.guardReplies = new RateLimit(options.guardRepliesPerSecond);
+    }
+    if (options.challengesPerSecond !== this.options.challengesPerSecond) {
+      this.challenges = new RateLimit(options.challengesPerSecond);
     }
     this.options = options;
     this.refreshIdentity();
@@ -189,8 +198,8 @@ export class SipProxy {
     this.stats.count(this.stats.blocked, guard);
     const reply = answerOf(v);
     if (reply === undefined || !msg.isRequest || msg.method === 'ACK' || !canReplyTo(msg)) return;
-    if (!this.guardReplies.take()) {
-      this.stats.count(this.stats.dropped, 'guard-reply-rate');
+    if (reply.challenge === true ? !this.challenges.take() : !this.guardReplies.take()) {
+      this.stats.count(this.stats.dropped, reply.challenge === true ? 'challenge-rate' : 'guard-reply-rate');
       return;
     }
     this.stats.count(this.stats.replies, reply.code);
@@ -250,6 +259,7 @@ export class SipProxy {
     const w = new MessageWriter(msg);
     // Flow tokens only steer requests from the inside: the outside always goes upstream.
     const { remaining } = this.popOwnRoutes(msg, w, false);
+    this.options.rewriteOutside?.(msg, w);
 
     // The outside may only ever reach upstream targets: never an address it names itself.
     let target: Target | undefined;

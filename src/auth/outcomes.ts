@@ -1,0 +1,78 @@
+/**
+ * What edge authentication decided about each request it checked, for the failed-
+ * authentication tracker (counting failures per source and user) and for metrics.
+ *
+ * Subscribe with `AuthOutcomes.on`; listeners run synchronously, in order, and one that
+ * throws does not stop the others or the request. Outcomes never carry credentials: `user`
+ * is the username the client claimed, escaped and bounded (`sanitize`, 64 characters).
+ */
+import type { Source } from '../guards/types.js';
+
+/**
+ * - `success`: valid credentials, the request goes on.
+ * - `challenge`: no credentials for our realm, or a nonce that is not ours (another address,
+ *   another key, garbled): a fresh challenge. Not a failed attempt.
+ * - `stale`: the right password with an expired nonce: challenged with stale=true.
+ * - `failure`: a wrong password, or credentials sipwarden refuses (unsupported algorithm or
+ *   qop, missing fields).
+ * - `unknown-user`: the username is not known in the realm (on the wire: same as a failure).
+ * - `replay`: the right password but a nonce-count already used by another request.
+ *
+ * A tracker counts `failure`, `unknown-user` and `replay` as failed attempts.
+ */
+export type AuthOutcomeKind = 'success' | 'failure' | 'challenge' | 'stale' | 'replay' | 'unknown-user';
+
+/** The finer reason, also the `rule` of the security event of a challenged request. */
+export type AuthReason =
+  | 'ok'
+  | 'challenge'
+  | 'bad-nonce'
+  | 'stale'
+  | 'wrong-password'
+  | 'unknown-user'
+  | 'replay'
+  | 'bad-credentials'
+  | 'unsupported';
+
+export interface AuthOutcome {
+  /** Epoch milliseconds. */
+  readonly time: number;
+  readonly source: Source;
+  /** The claimed username, sanitized (at most 64 characters); undefined without credentials. */
+  readonly user: string | undefined;
+  readonly realm: string;
+  readonly outcome: AuthOutcomeKind;
+  readonly reason: AuthReason;
+  readonly method: string;
+  /** True when the auth guard runs in monitor mode (the request went on whatever the outcome). */
+  readonly monitor: boolean;
+}
+
+export type AuthOutcomeListener = (outcome: AuthOutcome) => void;
+
+export class AuthOutcomes {
+  private listeners: AuthOutcomeListener[] = [];
+  onListenerError: (err: unknown) => void = () => {};
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on(listener: AuthOutcomeListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  get listenerCount(): number {
+    return this.listeners.length;
+  }
+
+  emit(outcome: AuthOutcome): void {
+    for (const l of this.listeners) {
+      try {
+        l(outcome);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+}
