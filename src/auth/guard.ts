@@ -15,6 +15,7 @@ import type { Guard, ReplySpec, Source, Verdict } from '../guards/types.js';
 import { PASS } from '../guards/types.js';
 import { sanitize } from '../log/sanitize.js';
 import { hash53Parts } from '../proxy/branch.js';
+import { localToTag } from '../proxy/replies.js';
 import type { AuthHeader } from '../sip/digest.js';
 import { parseAuthHeader } from '../sip/digest.js';
 import { H } from '../sip/header-names.js';
@@ -51,6 +52,9 @@ const WIRE_NAMES: Record<AuthAlgorithmName, DigestAlgorithm> = {
 /** HA1 stand-ins for unknown users: the response is computed all the same (equal timing). */
 const DUMMY_HA1 = { md5: randomBytes(16).toString('hex'), sha256: randomBytes(32).toString('hex') };
 const NC = /^[0-9a-fA-F]{8}$/;
+/** The ACK of a reply sipwarden sent itself (a challenge): it ends here, the server behind never saw the INVITE. */
+const OWN_ACK: Verdict = Object.freeze({ action: 'drop', rule: 'challenge-ack' });
+const TO_TAG_AT_END = /;\s*tag=([0-9a-z]{1,12})$/;
 /** Longest username kept in outcomes and event details. */
 const USER_MAX = 64;
 
@@ -92,6 +96,7 @@ export class AuthGuard implements Guard {
   checkMessage(msg: SipMessage, source: Source, now: number): Verdict {
     if (!msg.isRequest) return PASS;
     const method = msg.method;
+    if (method === 'ACK') return this.isOwnAck(msg) ? OWN_ACK : PASS;
     if (!this.methods.has(method)) return PASS;
     if (!this.config.inDialog && msg.to.tag !== undefined) return PASS;
     const realm = this.realmOf(msg);
@@ -181,6 +186,14 @@ export class AuthGuard implements Guard {
     this.report(source, now, realm, user, 'success', 'ok', method);
     if (this.config.stripCredentials && !this.monitor) this.deps.stripper?.mark(msg, at);
     return PASS;
+  }
+
+  /** An ACK whose To tag is the one sipwarden put on its own reply (see `localToTag`). */
+  private isOwnAck(msg: SipMessage): boolean {
+    if (msg.toAt === -1 || msg.callIdAt === -1) return false;
+    const to = msg.headerValueAt(msg.toAt);
+    const m = TO_TAG_AT_END.exec(to);
+    return m !== null && localToTag(to.slice(0, m.index), msg.headerValueAt(msg.callIdAt)) === m[1];
   }
 
   /** The realm of a request: by the From host when `realms` names it, else `realm`. */

@@ -3,6 +3,7 @@ import { bansCommand } from './bans.js';
 import { checkMessageCommand } from './check-message.js';
 import { firewallCommand } from './firewall.js';
 import { runCommand } from './run.js';
+import { usersCommand } from './users.js';
 
 const USAGE = `sipwarden — SIP security edge proxy
 
@@ -12,6 +13,7 @@ Commands:
   run                     run the proxy (see 'sipwarden run --help')
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
   bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
+  users COMMAND           add, remove or list edge-auth users (also while sipwarden runs)
   firewall BACKEND        print a host firewall ruleset (BACKEND: nftables or iptables)
   version                 print the version
 
@@ -32,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       return checkMessageCommand(rest, out);
     case 'bans':
       return bansCommand(rest, out);
+    case 'users':
+      return usersCommand(rest, out);
     case 'firewall':
       return firewallCommand(rest, (text) => process.stdout.write(text));
     case 'version':

@@ -24,7 +24,7 @@ export function buildReply(
     const lineEnd = req.headerEndAt(k);
     if (id === H.To && status > 100 && !hasTag(req, k)) {
       const valueEnd = req.valueEndAt(k);
-      const tag = hash53(`${req.headerValueAt(k)}|${callIdOf(req)}`, 0x5a17).toString(36);
+      const tag = localToTag(req.headerValueAt(k), callIdOf(req));
       parts.push(src.subarray(start, valueEnd), Buffer.from(`;tag=${tag}`, 'latin1'), src.subarray(valueEnd, lineEnd));
     } else {
       parts.push(src.subarray(start, lineEnd));
@@ -34,6 +34,15 @@ export function buildReply(
   for (const h of extraHeaders) parts.push(Buffer.from(`${h.replace(/[\r\n]+/g, ' ')}\r\n`, 'utf8'));
   parts.push(CONTENT_LENGTH_ZERO);
   return Buffer.concat(parts);
+}
+
+/**
+ * The To tag sipwarden gives its own replies: derived from the request's To value (without a
+ * tag) and Call-ID, so a retransmission gets the same one and the ACK of a non-2xx reply can be
+ * recognised as being for sipwarden (the auth guard absorbs those of its challenges).
+ */
+export function localToTag(to: string, callId: string): string {
+  return hash53(`${to}|${callId}`, 0x5a17).toString(36);
 }
 
 const CONTENT_LENGTH_ZERO = Buffer.from('Content-Length: 0\r\n\r\n', 'latin1');

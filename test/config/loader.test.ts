@@ -122,7 +122,7 @@ describe('loadConfigFromString: guards, store and firewall', () => {
       err.issues.map((i) => `${i.line} ${i.path}: ${i.message}`),
       [
         '6 guards.flood.window: "fast" is not a duration (e.g. 500ms, 2s, 5m, 1h, 1d, or a number of seconds)',
-        '7 guards.chain[1]: must be one of acl, bans, flood, sanity, scanner, got "nope"',
+        '7 guards.chain[1]: must be one of acl, bans, flood, sanity, scanner, auth, got "nope"',
       ],
     );
   });
