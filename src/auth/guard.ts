@@ -54,6 +54,16 @@ const DUMMY_HA1 = { md5: randomBytes(16).toString('hex'), sha256: randomBytes(32
 const NC = /^[0-9a-fA-F]{8}$/;
 /** The ACK of a reply sipwarden sent itself (a challenge): it ends here, the server behind never saw the INVITE. */
 const OWN_ACK: Verdict = Object.freeze({ action: 'drop', rule: 'challenge-ack' });
+/**
+ * Another request "inside the dialog" of a sipwarden reply (e.g. the BYE a client sends after
+ * giving up on a challenged INVITE): there is no such dialog, and it must not slip past the
+ * challenge as an in-dialog request.
+ */
+const NO_DIALOG: Verdict = Object.freeze({
+  action: 'reply',
+  rule: 'no-dialog',
+  reply: Object.freeze({ code: 481, reason: 'Call/Transaction Does Not Exist' }),
+});
 const TO_TAG_AT_END = /;\s*tag=([0-9a-z]{1,12})$/;
 /** Longest username kept in outcomes and event details. */
 const USER_MAX = 64;
@@ -96,7 +106,7 @@ export class AuthGuard implements Guard {
   checkMessage(msg: SipMessage, source: Source, now: number): Verdict {
     if (!msg.isRequest) return PASS;
     const method = msg.method;
-    if (method === 'ACK') return this.isOwnAck(msg) ? OWN_ACK : PASS;
+    if (msg.to.tag !== undefined && this.hasOwnTag(msg)) return method === 'ACK' ? OWN_ACK : NO_DIALOG;
     if (!this.methods.has(method)) return PASS;
     if (!this.config.inDialog && msg.to.tag !== undefined) return PASS;
     const realm = this.realmOf(msg);
@@ -188,12 +198,11 @@ export class AuthGuard implements Guard {
     return PASS;
   }
 
-  /** An ACK whose To tag is the one sipwarden put on its own reply (see `localToTag`). */
-  private isOwnAck(msg: SipMessage): boolean {
-    if (msg.toAt === -1 || msg.callIdAt === -1) return false;
+  /** A request whose To tag is the one sipwarden put on its own reply (see `localToTag`). */
+  private hasOwnTag(msg: SipMessage): boolean {
     const to = msg.headerValueAt(msg.toAt);
     const m = TO_TAG_AT_END.exec(to);
-    return m !== null && localToTag(to.slice(0, m.index), msg.headerValueAt(msg.callIdAt)) === m[1];
+    return m !== null && m[1] === msg.to.tag && localToTag(to.slice(0, m.index), msg.callId) === m[1];
   }
 
   /** The realm of a request: by the From host when `realms` names it, else `realm`. */
