@@ -329,11 +329,14 @@ const guardsSchema = z.strictObject({
         })
         .optional(),
       challenge: z
-        .union([z.literal(401), z.literal(407), z.literal('401'), z.literal('407'), z.literal('auto')], {
-          error: 'must be 401, 407 or auto',
+        .unknown()
+        .transform((v, ctx): 'auto' | 401 | 407 => {
+          if (v === undefined || v === 'auto') return 'auto';
+          if (v === 401 || v === '401') return 401;
+          if (v === 407 || v === '407') return 407;
+          return fail(ctx, `must be 401, 407 or auto, got ${describeValue(v)}`);
         })
-        .default(G.auth.challenge)
-        .transform((v) => (v === 'auto' ? v : (Number(v) as 401 | 407))),
+        .default(G.auth.challenge),
       strip_credentials: z.boolean().default(G.auth.strip_credentials),
       challenges_per_second: integer(0, 1_000_000).default(G.auth.challenges_per_second),
       max_nonces: integer(100, 10_000_000).default(G.auth.max_nonces),
