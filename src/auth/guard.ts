@@ -65,6 +65,7 @@ const NO_DIALOG: Verdict = Object.freeze({
   reply: Object.freeze({ code: 481, reason: 'Call/Transaction Does Not Exist' }),
 });
 const TO_TAG_AT_END = /;\s*tag=([0-9a-z]{1,12})$/;
+const NO_USERS: UserDirectory = { find: () => undefined, size: 0, close: () => {} };
 /** Longest username kept in outcomes and event details. */
 const USER_MAX = 64;
 
@@ -90,8 +91,13 @@ export class AuthGuard implements Guard {
     this.algorithms = new Set(config.algorithms.map((a) => WIRE_NAMES[a]));
     this.monitor = config.mode === 'monitor';
     if (config.source === 'store') {
-      if (deps.storeFile === undefined) throw new Error('guards.auth.source store needs store.type sqlite');
-      this.users = new StoreUserDirectory(deps.storeFile, deps.log);
+      // Without a store file (a dry run, or store.type memory, which the loader refuses) nobody is known.
+      if (deps.storeFile === undefined) {
+        deps.log.warn({ event: 'auth-users-store' }, 'no SQLite store: no user can authenticate');
+        this.users = NO_USERS;
+      } else {
+        this.users = new StoreUserDirectory(deps.storeFile, deps.log);
+      }
     } else {
       if (config.usersFile === undefined) throw new Error('guards.auth.users_file is required with source file');
       this.users = new FileUserDirectory(config.usersFile, deps.log);

@@ -75,6 +75,8 @@ export class GuardBuilder {
       case 'scanner':
         return new ScannerGuard(config.scanner, config.reply, this.deps.identity);
       case 'auth':
+        // Off: not built at all (it would open its users file or table for nothing).
+        if (config.auth.mode === 'off') return undefined;
         return new AuthGuard(config.auth, this.deps.auth ?? standaloneAuthDeps(this.deps.log));
       default:
         return undefined;
