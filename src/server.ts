@@ -10,6 +10,8 @@ import { GuardBuilder } from './guards/build.js';
 import type { GuardChain } from './guards/chain.js';
 import { EventStream } from './guards/events.js';
 import type { SecurityEvent } from './guards/types.js';
+import type { Honeypot } from './honeypot/honeypot.js';
+import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
 import { sanitize } from './log/sanitize.js';
 import { logEvents } from './ops/event-log.js';
@@ -38,6 +40,8 @@ export class Server {
     /** Bans, shared by the guards, the CLI (same file) and the firewall sync. */
     readonly bans: BanStore,
     private config: Config,
+    /** The honeypot, opened when first enabled (it keeps its records until stop). */
+    private honeypot: Honeypot | undefined,
   ) {
     this.wireHealth();
     health.start();
@@ -138,7 +142,16 @@ export class Server {
       await transports.close();
       throw err;
     }
-    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain), log);
+    let honeypot: Honeypot | undefined;
+    try {
+      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log) : undefined;
+    } catch (err) {
+      guards.close();
+      store.close();
+      await transports.close();
+      throw err;
+    }
+    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain, honeypot), log);
     const server = new Server(
       transports,
       proxy,
@@ -149,6 +162,7 @@ export class Server {
       guards,
       store,
       config,
+      honeypot,
     );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
@@ -181,8 +195,15 @@ export class Server {
     }
     const upstreams = await resolveUpstreams(config);
     const chain = this.guards.build(config.guards);
+    if (config.honeypot.enabled) {
+      if (this.honeypot === undefined) this.honeypot = openHoneypot(config, this.transports, this.log);
+      else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond);
+    }
     this.health.stop();
-    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain));
+    this.proxy.reconfigure(
+      upstreams,
+      proxyOptions(config, flowKey(config), chain, config.honeypot.enabled ? this.honeypot : undefined),
+    );
     const before = this.config;
     this.config = config;
     if (
@@ -213,6 +234,7 @@ export class Server {
     this.health.stop();
     await this.transports.close();
     this.guards.close();
+    this.honeypot?.close();
     await this.firewall?.close();
     this.bans.close();
   }
@@ -295,7 +317,7 @@ function flowKey(config: Config): Buffer {
   return createHash('sha256').update(ensureSecret(config)).digest();
 }
 
-function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOptions {
+function proxyOptions(config: Config, key: Buffer, guards: GuardChain, honeypot: Honeypot | undefined): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
   const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
@@ -306,6 +328,7 @@ function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOpt
     branchSeed: key.readUInt32BE(0),
     guards,
     guardRepliesPerSecond: config.guards.repliesPerSecond,
+    honeypot,
   };
 }
 

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { attacksCommand } from './attacks.js';
 import { bansCommand } from './bans.js';
 import { checkMessageCommand } from './check-message.js';
 import { firewallCommand } from './firewall.js';
@@ -12,6 +13,7 @@ Commands:
   run                     run the proxy (see 'sipwarden run --help')
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
   bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
+  attacks COMMAND         list, show or export what sources in the honeypot tried
   firewall BACKEND        print a host firewall ruleset (BACKEND: nftables or iptables)
   version                 print the version
 
@@ -32,6 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       return checkMessageCommand(rest, out);
     case 'bans':
       return bansCommand(rest, out);
+    case 'attacks':
+      return attacksCommand(rest, (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`));
     case 'firewall':
       return firewallCommand(rest, (text) => process.stdout.write(text));
     case 'version':
