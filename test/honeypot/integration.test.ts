@@ -16,6 +16,11 @@ import { sleep, UdpPeer } from '../helpers/udp.js';
  * sipwarden listens on 127.20.0.1:18060, attackers and phones use other 127.20.x addresses.
  */
 const UPSTREAM = '127.20.0.9';
+
+interface ProxyStatsJson {
+  requestsForwarded: number;
+  honeypot: Record<string, number>;
+}
 const UPSTREAM_PORT = '18070';
 
 function config(port: number, upstreamPort: number, extra = ''): string {
@@ -144,7 +149,7 @@ describe('honeypot: through sipwarden', () => {
     );
 
     assert.equal(await sw.stop(), 0);
-    const stopping = sw.logs().find((l) => l.event === 'stopping') as { stats: Record<string, any> };
+    const stopping = sw.logs().find((l) => l.event === 'stopping') as { stats: ProxyStatsJson };
     assert.ok(stopping.stats.honeypot.scanner >= 3, JSON.stringify(stopping.stats));
     // INVITE, ACK and BYE of the phone, nothing else.
     assert.equal(stopping.stats.requestsForwarded, 3, JSON.stringify(stopping.stats));
@@ -161,7 +166,7 @@ describe('honeypot: through sipwarden', () => {
     assert.equal(code, 0, out);
     assert.match(out, /127\.20\.0\.1:18160\s*\|\s*Asterisk PBX 18\.20\.0/);
     assert.equal(await sw.stop(), 0);
-    const stopping = sw.logs().find((l) => l.event === 'stopping') as { stats: Record<string, any> };
+    const stopping = sw.logs().find((l) => l.event === 'stopping') as { stats: ProxyStatsJson };
     assert.equal(stopping.stats.requestsForwarded, 0);
     assert.ok(stopping.stats.honeypot.scanner >= 1);
   });
