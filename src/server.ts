@@ -13,6 +13,8 @@ import { GuardBuilder } from './guards/build.js';
 import type { GuardChain } from './guards/chain.js';
 import { EventStream } from './guards/events.js';
 import type { SecurityEvent } from './guards/types.js';
+import type { Honeypot } from './honeypot/honeypot.js';
+import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
 import { sanitize } from './log/sanitize.js';
 import { logEvents } from './ops/event-log.js';
@@ -43,6 +45,8 @@ export class Server {
     private config: Config,
     /** Outcomes and credential stripping of the auth guard; they outlive guard rebuilds on reload. */
     private readonly auth: AuthDeps,
+    /** The honeypot, opened when first enabled (it keeps its records until stop). */
+    private honeypot: Honeypot | undefined,
   ) {
     this.wireHealth();
     health.start();
@@ -157,7 +161,22 @@ export class Server {
       await transports.close();
       throw err;
     }
-    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain, auth), log);
+    let honeypot: Honeypot | undefined;
+    try {
+      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log) : undefined;
+    } catch (err) {
+      guards.close();
+      store.close();
+      await transports.close();
+      throw err;
+    }
+    proxy = new SipProxy(
+      transports,
+      upstreams,
+      new FlowTokens([key]),
+      proxyOptions(config, key, chain, auth, honeypot),
+      log,
+    );
     const server = new Server(
       transports,
       proxy,
@@ -169,6 +188,7 @@ export class Server {
       store,
       config,
       auth,
+      honeypot,
     );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
@@ -201,8 +221,15 @@ export class Server {
     }
     const upstreams = await resolveUpstreams(config);
     const chain = this.guards.build(config.guards);
+    if (config.honeypot.enabled) {
+      if (this.honeypot === undefined) this.honeypot = openHoneypot(config, this.transports, this.log);
+      else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond);
+    }
     this.health.stop();
-    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain, this.auth));
+    this.proxy.reconfigure(
+      upstreams,
+      proxyOptions(config, flowKey(config), chain, this.auth, config.honeypot.enabled ? this.honeypot : undefined),
+    );
     const before = this.config;
     this.config = config;
     if (
@@ -233,6 +260,7 @@ export class Server {
     this.health.stop();
     await this.transports.close();
     this.guards.close();
+    this.honeypot?.close();
     await this.firewall?.close();
     this.bans.close();
   }
@@ -315,7 +343,13 @@ function flowKey(config: Config): Buffer {
   return createHash('sha256').update(ensureSecret(config)).digest();
 }
 
-function proxyOptions(config: Config, key: Buffer, guards: GuardChain, auth: AuthDeps): ProxyOptions {
+function proxyOptions(
+  config: Config,
+  key: Buffer,
+  guards: GuardChain,
+  auth: AuthDeps,
+  honeypot: Honeypot | undefined,
+): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
   const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
@@ -328,6 +362,7 @@ function proxyOptions(config: Config, key: Buffer, guards: GuardChain, auth: Aut
     guardRepliesPerSecond: config.guards.repliesPerSecond,
     challengesPerSecond: config.guards.auth.challengesPerSecond,
     rewriteOutside: auth.stripper?.apply,
+    honeypot,
   };
 }
 

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { attacksCommand } from './attacks.js';
 import { bansCommand } from './bans.js';
 import { checkMessageCommand } from './check-message.js';
 import { firewallCommand } from './firewall.js';
@@ -14,6 +15,7 @@ Commands:
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
   bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
   users COMMAND           add, remove or list edge-auth users (also while sipwarden runs)
+  attacks COMMAND         list, show or export what sources in the honeypot tried
   firewall BACKEND        print a host firewall ruleset (BACKEND: nftables or iptables)
   version                 print the version
 
@@ -36,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
       return bansCommand(rest, out);
     case 'users':
       return usersCommand(rest, out);
+    case 'attacks':
+      return attacksCommand(rest, (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`));
     case 'firewall':
       return firewallCommand(rest, (text) => process.stdout.write(text));
     case 'version':

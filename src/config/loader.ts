@@ -577,6 +577,16 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
     dataDir,
     log: { level: data.log.level, file: data.log.file === undefined ? undefined : resolve(baseDir, data.log.file) },
     guards: normaliseGuards(data.guards, baseDir),
+    honeypot: {
+      enabled: data.honeypot.enabled,
+      server: data.honeypot.server.toLowerCase() === 'none' ? undefined : data.honeypot.server,
+      realm: data.honeypot.realm,
+      callDuration: data.honeypot.call_duration,
+      amplificationFactor: data.honeypot.amplification_factor,
+      repliesPerSecond: data.honeypot.replies_per_second,
+      maxRecords: data.honeypot.max_records,
+      forward: data.honeypot.forward,
+    },
     store: { type: data.store.type, path: resolve(dataDir, data.store.file ?? DEFAULTS.store.file) },
     firewall: {
       sync: data.firewall.sync,

@@ -77,6 +77,15 @@ export const DEFAULTS = Object.freeze({
       max_nonces: 100_000,
     }),
   }),
+  honeypot: Object.freeze({
+    enabled: true,
+    server: 'Asterisk PBX 18.20.0',
+    realm: 'asterisk',
+    call_duration: 0,
+    amplification_factor: 3,
+    replies_per_second: 20,
+    max_records: 10_000,
+  }),
   store: Object.freeze({ type: 'sqlite' as const, file: 'sipwarden.db' }),
   firewall: Object.freeze({
     sync: false,
@@ -344,6 +353,30 @@ const guardsSchema = z.strictObject({
     .prefault({}),
 });
 
+const H = DEFAULTS.honeypot;
+
+/** Where flagged requests go instead of the built-in responder: udp:// or tcp:// and an IP address. */
+const honeypotForward = endpoint({ requireIp: true }).superRefine((ep, ctx) => {
+  if (ep.transport === 'tls') ctx.addIssue({ code: 'custom', message: 'must be a udp:// or tcp:// URL' });
+});
+
+const honeypotSchema = z.strictObject({
+  enabled: z.boolean().default(H.enabled),
+  server: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,100}$/, { error: 'must be 1-100 printable ASCII characters (or "none")' })
+    .default(H.server),
+  realm: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 letters, digits, ".", "_" or "-"' })
+    .default(H.realm),
+  call_duration: duration(0).default(H.call_duration),
+  amplification_factor: integer(1, 100).default(H.amplification_factor),
+  replies_per_second: integer(1, 1_000_000).default(H.replies_per_second),
+  max_records: integer(1, 10_000_000).default(H.max_records),
+  forward: honeypotForward.optional(),
+});
+
 export const listenSchema = z.union([
   endpoint({ requireIp: true, allowPortZero: true }),
   z.strictObject({
@@ -417,6 +450,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   guards: guardsSchema.prefault({}),
+  honeypot: honeypotSchema.prefault({}),
   store: z
     .strictObject({
       type: oneOf(['sqlite', 'memory'] as const).default(DEFAULTS.store.type),

@@ -219,6 +219,25 @@ export interface GuardsConfig {
   auth: Readonly<AuthConfig>;
 }
 
+export interface HoneypotConfig {
+  /** Hand sources flagged `honeypot` (guard verdicts, `guards.bans.action`) to the honeypot; else drop them. */
+  enabled: boolean;
+  /** Server header of the built-in responder, or undefined for none. */
+  server: string | undefined;
+  /** Digest realm of its REGISTER challenges. */
+  realm: string;
+  /** Milliseconds after the ACK before the responder ends a call with its own BYE; 0 = never. */
+  callDuration: number;
+  /** Over UDP, bytes sent to an address that never completed a transaction stay below this × bytes received. */
+  amplificationFactor: number;
+  /** Requests answered per second and source. */
+  repliesPerSecond: number;
+  /** Most attack records kept; the oldest last-seen goes first. */
+  maxRecords: number;
+  /** External honeypot that receives flagged requests instead of the built-in responder. */
+  forward: Readonly<Endpoint> | undefined;
+}
+
 export interface StoreConfig {
   /** `sqlite` (default: survives restarts) or `memory`. */
   type: 'sqlite' | 'memory';
@@ -254,6 +273,7 @@ export interface Config {
   dataDir: string;
   log: Readonly<LogConfig>;
   guards: Readonly<GuardsConfig>;
+  honeypot: Readonly<HoneypotConfig>;
   store: Readonly<StoreConfig>;
   firewall: Readonly<FirewallConfig>;
 }

@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { GuardChain } from '../guards/chain.js';
 import type { BlockingVerdict, ReplySpec } from '../guards/types.js';
+import type { HoneypotHook } from '../honeypot/honeypot.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { ParseLimits } from '../sip/limits.js';
@@ -43,6 +44,8 @@ export interface ProxyOptions {
   challengesPerSecond: number;
   /** Edits a request from the outside before it is forwarded (the auth guard strips credentials). */
   rewriteOutside?: (msg: SipMessage, w: MessageWriter) => void;
+  /** Where `honeypot` verdicts go; undefined: they are dropped. */
+  honeypot?: HoneypotHook | undefined;
 }
 
 /** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
@@ -112,6 +115,7 @@ export class SipProxy {
     const inside = this.isInside(peer.transport, peer.address, peer.port);
     const guards = inside ? undefined : this.options.guards;
     let checkMessage = false;
+    let accepted = inside;
     if (guards !== undefined) {
       // Cheap per-source guards (acl, bans, flood) before any parsing.
       const d = guards.checkSource(peer, data.length);
@@ -120,6 +124,7 @@ export class SipProxy {
         this.blockRaw(v, d.guard, data, peer);
         return;
       }
+      accepted = v.action === 'accept';
       checkMessage = v.action === 'pass' && guards.hasMessageGuards;
     }
     let msg: SipMessage;
@@ -141,6 +146,13 @@ export class SipProxy {
           this.block(v, d.guard, msg, peer);
           return;
         }
+        accepted = v.action === 'accept';
+      }
+      // A source in the honeypot stays there: the rest of its dialogs get consistent answers.
+      const hp = this.options.honeypot;
+      if (!accepted && hp !== undefined && hp.holds(peer.address)) {
+        this.toHoneypot(hp, msg, peer, '', 'held');
+        return;
       }
       if (msg.isRequest) {
         this.stats.requestsReceived++;
@@ -169,13 +181,15 @@ export class SipProxy {
    */
   private isInside(transport: TransportName, address: string, port: number): boolean {
     if (this.options.isTrusted(address)) return true;
+    const hp = this.options.honeypot;
+    if (hp?.forwardTarget !== undefined && hp.isForwardTarget(transport, address, port)) return true;
     if (transport === 'udp') return this.upstreams.find(address, port) !== undefined;
     return this.upstreams.isTargetAddress(address);
   }
 
   /** Carries out a guard's verdict on a message that was not parsed yet. */
   private blockRaw(v: BlockingVerdict, guard: string, data: Buffer, peer: Peer): void {
-    if (answerOf(v) === undefined) {
+    if (answerOf(v) === undefined && (v.action !== 'honeypot' || this.options.honeypot === undefined)) {
       this.stats.count(this.stats.blocked, guard);
       return;
     }
@@ -192,9 +206,14 @@ export class SipProxy {
 
   /**
    * Carries out a guard's verdict: drop, or answer (rate limited, never to an ACK or a
-   * response). `honeypot` drops until a honeypot is configured.
+   * response). `honeypot` goes to the honeypot when it is enabled, else it drops.
    */
   private block(v: BlockingVerdict, guard: string, msg: SipMessage, peer: Peer): void {
+    const hp = this.options.honeypot;
+    if (v.action === 'honeypot' && hp !== undefined) {
+      this.toHoneypot(hp, msg, peer, guard, v.rule);
+      return;
+    }
     this.stats.count(this.stats.blocked, guard);
     const reply = answerOf(v);
     if (reply === undefined || !msg.isRequest || msg.method === 'ACK' || !canReplyTo(msg)) return;
@@ -204,6 +223,19 @@ export class SipProxy {
     }
     this.stats.count(this.stats.replies, reply.code);
     this.transports.send(peer, buildReply(msg, reply.code, reply.reason, reply.headers));
+  }
+
+  /**
+   * Hands a message to the honeypot (counted by the guard that sent it, `held` for a held
+   * source). With an external honeypot, requests are forwarded to it like to an upstream.
+   */
+  private toHoneypot(hp: HoneypotHook, msg: SipMessage, peer: Peer, guard: string, rule: string): void {
+    this.stats.count(this.stats.honeypot, guard === '' ? 'held' : guard);
+    if (!hp.take(msg, peer, msg.end - msg.start, guard, rule)) return;
+    const target = hp.forwardTarget;
+    if (target === undefined) return;
+    if (msg.isRequest) this.requestFromOutside(msg, peer, target);
+    else this.response(msg, peer, false);
   }
 
   private onMalformed(err: SipParseError, peer: Peer): void {
@@ -253,7 +285,8 @@ export class SipProxy {
     return branch;
   }
 
-  private requestFromOutside(msg: SipMessage, peer: Peer): void {
+  /** `forced`: the external honeypot, instead of an upstream target. */
+  private requestFromOutside(msg: SipMessage, peer: Peer, forced?: Destination): void {
     const branch = this.precheck(msg, peer);
     if (branch === undefined) return;
     const w = new MessageWriter(msg);
@@ -263,16 +296,18 @@ export class SipProxy {
 
     // The outside may only ever reach upstream targets: never an address it names itself.
     let target: Target | undefined;
-    const next = remaining[0];
-    if (next !== undefined) target = this.targetOfUri(next.uri);
-    if (target === undefined && this.isOwnUri(msg.requestUri) === false) target = this.targetOfUri(msg.requestUri);
-    if (target === undefined) target = this.upstreams.choose(msg.callId);
-    if (target === undefined) {
-      if (msg.method !== 'ACK') this.reply(msg, peer, 503, 'Service Unavailable');
-      else this.stats.count(this.stats.dropped, 'no-upstream');
-      return;
+    if (forced === undefined) {
+      const next = remaining[0];
+      if (next !== undefined) target = this.targetOfUri(next.uri);
+      if (target === undefined && this.isOwnUri(msg.requestUri) === false) target = this.targetOfUri(msg.requestUri);
+      if (target === undefined) target = this.upstreams.choose(msg.callId);
+      if (target === undefined) {
+        if (msg.method !== 'ACK') this.reply(msg, peer, 503, 'Service Unavailable');
+        else this.stats.count(this.stats.dropped, 'no-upstream');
+        return;
+      }
     }
-    const t = target.spec;
+    const t = forced ?? target!.spec;
     const out = this.transports.pick(t.transport, t.family);
     if (out === undefined) {
       this.stats.count(this.stats.dropped, 'no-listener');

@@ -132,6 +132,7 @@ describe('loadConfigFromString: a valid configuration', () => {
   it('normalises every section of a full file', () => {
     const {
       guards: _guards,
+      honeypot: _honeypot,
       store: _store,
       firewall: _firewall,
       ...config
