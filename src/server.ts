@@ -20,6 +20,8 @@ import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams
 import type { SipParseError } from './sip/errors.js';
 import { openBanStore } from './store/open.js';
 import type { Ban, BanChange, BanStore } from './store/types.js';
+import { buildTopologyHider } from './topology/build.js';
+import type { TopologyHider } from './topology/hider.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
 import type { Peer } from './transport/types.js';
 
@@ -138,7 +140,21 @@ export class Server {
       await transports.close();
       throw err;
     }
-    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain), log);
+    let topology: TopologyHider | undefined;
+    try {
+      topology = buildTopologyHider(config);
+    } catch (err) {
+      store.close();
+      await transports.close();
+      throw err;
+    }
+    proxy = new SipProxy(
+      transports,
+      upstreams,
+      new FlowTokens([key]),
+      proxyOptions(config, key, chain, events, topology),
+      log,
+    );
     const server = new Server(
       transports,
       proxy,
@@ -182,7 +198,10 @@ export class Server {
     const upstreams = await resolveUpstreams(config);
     const chain = this.guards.build(config.guards);
     this.health.stop();
-    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain));
+    this.proxy.reconfigure(
+      upstreams,
+      proxyOptions(config, flowKey(config), chain, this.events, buildTopologyHider(config)),
+    );
     const before = this.config;
     this.config = config;
     if (
@@ -295,7 +314,13 @@ function flowKey(config: Config): Buffer {
   return createHash('sha256').update(ensureSecret(config)).digest();
 }
 
-function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOptions {
+function proxyOptions(
+  config: Config,
+  key: Buffer,
+  guards: GuardChain,
+  events: EventStream,
+  topology: TopologyHider | undefined,
+): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
   const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
@@ -306,6 +331,8 @@ function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOpt
     branchSeed: key.readUInt32BE(0),
     guards,
     guardRepliesPerSecond: config.guards.repliesPerSecond,
+    topology,
+    events,
   };
 }
 

@@ -134,6 +134,7 @@ describe('loadConfigFromString: a valid configuration', () => {
       guards: _guards,
       store: _store,
       firewall: _firewall,
+      topology: _topology,
       ...config
     } = load(FULL, {}, { env: { SIPWARDEN_SECRET: SECRET } });
     assert.deepEqual(config, {
