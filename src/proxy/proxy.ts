@@ -356,7 +356,10 @@ export class SipProxy {
     } else {
       // The inside's Vias leave only as one sealed parameter of sipwarden's own.
       const token = topo.foldVias(msg, w, stamped ?? msg.headerValueAt(msg.viaAt).trim());
-      if (token === undefined) return this.tooLong(msg);
+      if (token === undefined) {
+        this.tooLong(msg);
+        return;
+      }
       via += `;${VIA_PARAM}=${token}`;
     }
     w.prepend('Via', via);
@@ -365,14 +368,19 @@ export class SipProxy {
       const flow: Peer = { ...dest, listener: out.index };
       if (topo === undefined) this.recordRoute(w, flow, out, this.transports.listeners[peer.listener]!, false);
       else if (!this.hiddenRecordRoute(msg, w, flow, out, this.transports.listeners[peer.listener]!)) {
-        return this.tooLong(msg);
+        this.tooLong(msg);
+        return;
       }
     }
     if (topo !== undefined) {
       if (!topo.hideContacts(msg, w, { hostPort: hostPort(out), transportParam: transportParam(out) })) {
-        return this.tooLong(msg);
+        this.tooLong(msg);
+        return;
       }
-      if (!topo.callIdOut(msg, w)) return this.tooLong(msg);
+      if (!topo.callIdOut(msg, w)) {
+        this.tooLong(msg);
+        return;
+      }
       topo.hideIdentityHosts(msg, w, hostPort(out), this.isInternalHost);
       applyHygiene(msg, w, topo.outHygiene, { fromTrusted: true });
     }
@@ -681,7 +689,10 @@ export class SipProxy {
     }
     if (topo !== undefined) {
       if (inside && !destInside) {
-        if (!this.hideResponse(msg, w, dest, topo)) return this.tooLong(msg);
+        if (!this.hideResponse(msg, w, dest, topo)) {
+          this.tooLong(msg);
+          return;
+        }
       } else if (!inside && !this.restoreResponse(msg, w, topo)) {
         this.refuseToken(msg, peer, 'forged-route');
         return;
