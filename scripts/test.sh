@@ -15,6 +15,8 @@ declare -A wanted=(
   [fail2ban-regex]=fail2ban
   [setpriv]=util-linux
   [svmap]=sipvicious
+  [tshark]=tshark
+  [dumpcap]=tshark
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -25,6 +25,8 @@ import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams
 import type { SipParseError } from './sip/errors.js';
 import { openBanStore } from './store/open.js';
 import type { Ban, BanChange, BanStore } from './store/types.js';
+import { buildTopologyHider } from './topology/build.js';
+import type { TopologyHider } from './topology/hider.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
 import type { Peer } from './transport/types.js';
 
@@ -170,11 +172,21 @@ export class Server {
       await transports.close();
       throw err;
     }
+    let topology: TopologyHider | undefined;
+    try {
+      topology = buildTopologyHider(config);
+    } catch (err) {
+      honeypot?.close();
+      guards.close();
+      store.close();
+      await transports.close();
+      throw err;
+    }
     proxy = new SipProxy(
       transports,
       upstreams,
       new FlowTokens([key]),
-      proxyOptions(config, key, chain, auth, honeypot),
+      proxyOptions(config, key, chain, auth, honeypot, events, topology),
       log,
     );
     const server = new Server(
@@ -228,7 +240,15 @@ export class Server {
     this.health.stop();
     this.proxy.reconfigure(
       upstreams,
-      proxyOptions(config, flowKey(config), chain, this.auth, config.honeypot.enabled ? this.honeypot : undefined),
+      proxyOptions(
+        config,
+        flowKey(config),
+        chain,
+        this.auth,
+        config.honeypot.enabled ? this.honeypot : undefined,
+        this.events,
+        buildTopologyHider(config),
+      ),
     );
     const before = this.config;
     this.config = config;
@@ -349,6 +369,8 @@ function proxyOptions(
   guards: GuardChain,
   auth: AuthDeps,
   honeypot: Honeypot | undefined,
+  events: EventStream,
+  topology: TopologyHider | undefined,
 ): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
@@ -363,6 +385,8 @@ function proxyOptions(
     challengesPerSecond: config.guards.auth.challengesPerSecond,
     rewriteOutside: auth.stripper?.apply,
     honeypot,
+    topology,
+    events,
   };
 }
 

@@ -137,11 +137,13 @@ function kamailio(
  * address sending thousands of requests a second, is counted but not banned (as the
  * protected Kamailio does for it). Extra arguments come from --sipwarden-arg.
  */
-function sipwarden(extraArgs: readonly string[]): ProxyUnderTest {
+function sipwarden(extraArgs: readonly string[], hide = true): ProxyUnderTest {
   const bin = (repoRoot: string): string => join(repoRoot, 'bin/sipwarden');
   return {
-    name: 'sipwarden',
-    description: 'sipwarden (Node), every guard on; flood density raised above the generator rate',
+    name: hide ? 'sipwarden' : 'sipwarden-no-hiding',
+    description: hide
+      ? 'sipwarden (Node), every guard on, topology hiding on (defaults); flood density raised above the generator rate'
+      : 'sipwarden as above with topology hiding and header hygiene off (topology.hide: false)',
     unavailable(repoRoot) {
       if (!existsSync(bin(repoRoot))) return `${bin(repoRoot)} does not exist yet`;
       return undefined;
@@ -163,7 +165,7 @@ function sipwarden(extraArgs: readonly string[]): ProxyUnderTest {
       return 'unknown';
     },
     async start(context) {
-      const config = join(context.workDir, 'sipwarden.yaml');
+      const config = join(context.workDir, hide ? 'sipwarden.yaml' : 'sipwarden-no-hiding.yaml');
       writeFileSync(
         config,
         [
@@ -171,11 +173,13 @@ function sipwarden(extraArgs: readonly string[]): ProxyUnderTest {
           `listen: [udp://${context.listen.ip}:${context.listen.port}]`,
           `upstreams: [{ name: pbx, targets: ["udp://${context.upstream.ip}:${context.upstream.port}"], ping: false }]`,
           'guards: { flood: { max_messages: 10000000 } }',
+          ...(hide ? [] : ['topology: { hide: false }']),
           '',
         ].join('\n'),
       );
       const args = [bin(context.repoRoot), 'run', '--config', config, ...extraArgs];
-      const child = startProcess('sipwarden', process.execPath, args, join(context.workDir, 'sipwarden.log'), {
+      const name = hide ? 'sipwarden' : 'sipwarden-no-hiding';
+      const child = startProcess(name, process.execPath, args, join(context.workDir, `${name}.log`), {
         cwd: context.repoRoot,
         boundSeconds: context.boundSeconds,
       });
@@ -188,6 +192,7 @@ export function allProxies(options: ProxyOptions): ProxyUnderTest[] {
   const memory = options.kamailioMemory;
   return [
     sipwarden(options.sipwardenArgs),
+    sipwarden(options.sipwardenArgs, false),
     kamailio(
       'kamailio-plain',
       'kamailio-plain.cfg',

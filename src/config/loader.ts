@@ -11,6 +11,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from 'yaml';
 import type * as z from 'zod';
 import { describe } from '../net/ip.js';
+import { compileHygiene } from '../topology/hygiene.js';
 import type { Endpoint, HostPort } from './endpoint.js';
 import { type Env, retypePlain, substituteEnv } from './env.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
@@ -22,6 +23,7 @@ import type {
   GuardsConfig,
   ListenConfig,
   PingConfig,
+  TopologyConfig,
   UpstreamConfig,
 } from './types.js';
 
@@ -555,6 +557,23 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
   }
 
   checkAuth(data, loc);
+  // Header names hygiene may not remove (the message needs them) are reported with their line.
+  for (const dir of ['out', 'in'] as const) {
+    data.topology[dir].remove.forEach((name, i) => {
+      try {
+        compileHygiene({
+          server: 'keep',
+          userAgent: 'keep',
+          remove: [name],
+          stripAssertedIdentityFromUntrusted: false,
+          internalHosts: [],
+        });
+      } catch (err) {
+        loc.add(['topology', dir, 'remove', i], (err as Error).message.replace(/^hygiene: /, ''));
+      }
+    });
+  }
+
   const dataDir = data.data_dir === undefined ? resolve(cwd, DEFAULTS.data_dir) : resolve(baseDir, data.data_dir);
   return {
     listen,
@@ -594,6 +613,24 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
       table: data.firewall.table,
       openTcpPorts: [...new Set(data.firewall.open_tcp_ports)],
       scanSlowing: data.firewall.scan_slowing,
+    },
+    topology: normaliseTopology(data.topology),
+  };
+}
+
+function normaliseTopology(t: RawConfig['topology']): TopologyConfig {
+  return {
+    hide: t.hide,
+    key: t.key,
+    previousKeys: t.previous_keys.map((p) => ({ key: p.key, until: p.until })),
+    callId: t.call_id,
+    internalHosts: [...new Set(t.internal_hosts)],
+    out: { server: t.out.server, userAgent: t.out.user_agent, remove: [...new Set(t.out.remove)] },
+    in: {
+      server: t.in.server,
+      userAgent: t.in.user_agent,
+      remove: [...new Set(t.in.remove)],
+      stripAssertedIdentity: t.in.strip_asserted_identity,
     },
   };
 }

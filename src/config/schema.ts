@@ -11,6 +11,8 @@ import { patternError } from '../guards/patterns.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { normalizeCidr } from '../net/cidr.js';
 import { describe } from '../net/ip.js';
+import { bannerTextError } from '../topology/hygiene.js';
+import { parseTopologyKey } from '../topology/keys.js';
 import { DURATION_HINT, formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
 import { type Endpoint, type EndpointOptions, type HostPort, parseEndpoint, parseHostPort } from './endpoint.js';
 import { AUTH_ALGORITHMS, SANITY_CHECKS } from './types.js';
@@ -93,6 +95,22 @@ export const DEFAULTS = Object.freeze({
     table: 'sipwarden',
     open_tcp_ports: Object.freeze([22]),
     scan_slowing: true,
+  }),
+  topology: Object.freeze({
+    hide: true,
+    call_id: true,
+    internal_hosts: Object.freeze([] as string[]),
+    out: Object.freeze({
+      server: 'remove' as const,
+      user_agent: 'remove' as const,
+      remove: Object.freeze([] as string[]),
+    }),
+    in: Object.freeze({
+      server: 'keep' as const,
+      user_agent: 'keep' as const,
+      remove: Object.freeze([] as string[]),
+      strip_asserted_identity: true,
+    }),
   }),
 });
 
@@ -209,6 +227,39 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 }
 
 const mode = oneOf(['enforce', 'monitor', 'off'] as const);
+
+/** A topology key: 32 bytes written as 64 hex digits or base64 (standard or url-safe); kept as hex. */
+const topologyKey = z.string().transform((text, ctx): string => {
+  const key = parseTopologyKey(text);
+  // Never quote the value: it is a secret.
+  if (key === undefined) return fail(ctx, 'must be 32 bytes written as 64 hex digits or base64');
+  return key.toString('hex');
+});
+
+/** A point in time: an ISO 8601 date or date-time (YAML may already have made it a Date). */
+const timestamp = z.unknown().transform((value, ctx): number => {
+  if (value === undefined) return required(ctx);
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms))
+    return fail(ctx, `${describeValue(value)} is not a date (e.g. 2026-12-31 or 2026-12-31T12:00:00Z)`);
+  return ms;
+});
+
+/** Server / User-Agent rule: keep, remove, or `{ replace: text }`. */
+const banner = z.union([
+  oneOf(['keep', 'remove'] as const),
+  z.strictObject({
+    replace: z.string().superRefine((text, ctx) => {
+      const problem = bannerTextError(text);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  }),
+]);
+
+/** A header name, or a prefix written `Name-*`. */
+const headerPattern = z.string().regex(/^[A-Za-z0-9!%'+._`~-]+\*?$/, {
+  error: 'must be a header name, or a prefix such as X-*',
+});
 
 /** One scanner signal: an action name, or `{ action, points }`. */
 const signal = (d: { action: SignalAction; points: number }) =>
@@ -469,6 +520,30 @@ export const configSchema = z.strictObject({
         .default(DEFAULTS.firewall.table),
       open_tcp_ports: z.array(integer(1, 65535)).default([...DEFAULTS.firewall.open_tcp_ports]),
       scan_slowing: z.boolean().default(DEFAULTS.firewall.scan_slowing),
+    })
+    .prefault({}),
+  topology: z
+    .strictObject({
+      hide: z.boolean().default(DEFAULTS.topology.hide),
+      key: topologyKey.optional(),
+      previous_keys: z.array(z.strictObject({ key: topologyKey, until: timestamp })).default([]),
+      call_id: z.boolean().default(DEFAULTS.topology.call_id),
+      internal_hosts: z.array(nonEmpty).default([...DEFAULTS.topology.internal_hosts]),
+      out: z
+        .strictObject({
+          server: banner.default(DEFAULTS.topology.out.server),
+          user_agent: banner.default(DEFAULTS.topology.out.user_agent),
+          remove: z.array(headerPattern).default([...DEFAULTS.topology.out.remove]),
+        })
+        .prefault({}),
+      in: z
+        .strictObject({
+          server: banner.default(DEFAULTS.topology.in.server),
+          user_agent: banner.default(DEFAULTS.topology.in.user_agent),
+          remove: z.array(headerPattern).default([...DEFAULTS.topology.in.remove]),
+          strip_asserted_identity: z.boolean().default(DEFAULTS.topology.in.strip_asserted_identity),
+        })
+        .prefault({}),
     })
     .prefault({}),
 });

@@ -257,6 +257,35 @@ export interface FirewallConfig {
   scanSlowing: boolean;
 }
 
+// ---- topology hiding ----
+
+/** What to do with a Server / User-Agent banner: keep, remove, or replace with this text. */
+export type BannerConfig = 'keep' | 'remove' | { readonly replace: string };
+
+export interface TopologyHygieneConfig {
+  server: BannerConfig;
+  userAgent: BannerConfig;
+  /** Header names (a trailing `*` is a prefix) removed in this direction. */
+  remove: readonly string[];
+}
+
+export interface TopologyConfig {
+  /** Replace internal Via, Record-Route/Route, Contact (and Call-ID) by tokens towards the outside. */
+  hide: boolean;
+  /** The 32-byte key from the configuration as 64 hex digits, or undefined: one is kept in `dataDir`. */
+  key: string | undefined;
+  /** Earlier keys (hex) that still open tokens until a time (ms since the epoch). */
+  previousKeys: readonly { readonly key: string; readonly until: number }[];
+  /** Hide Call-IDs made on the inside as well. */
+  callId: boolean;
+  /** Hostnames/addresses of the inside besides the upstream targets (Warning headers naming them are removed). */
+  internalHosts: readonly string[];
+  /** Hygiene of messages going to the outside. */
+  out: Readonly<TopologyHygieneConfig>;
+  /** Hygiene of messages going to the inside. */
+  in: Readonly<TopologyHygieneConfig & { stripAssertedIdentity: boolean }>;
+}
+
 export interface Config {
   listen: readonly Readonly<ListenConfig>[];
   upstreams: readonly Readonly<UpstreamConfig>[];
@@ -276,6 +305,7 @@ export interface Config {
   honeypot: Readonly<HoneypotConfig>;
   store: Readonly<StoreConfig>;
   firewall: Readonly<FirewallConfig>;
+  topology: Readonly<TopologyConfig>;
 }
 
 /** Command-line flags that override (replace) the file's values. */

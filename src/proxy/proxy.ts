@@ -1,18 +1,21 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { GuardChain } from '../guards/chain.js';
+import type { EventStream } from '../guards/events.js';
 import type { BlockingVerdict, ReplySpec } from '../guards/types.js';
 import type { HoneypotHook } from '../honeypot/honeypot.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { ParseLimits } from '../sip/limits.js';
 import type { SipMessage } from '../sip/message.js';
-import type { NameAddr } from '../sip/name-addr.js';
+import { type NameAddr, parseNameAddr } from '../sip/name-addr.js';
 import { parseMessage } from '../sip/parser.js';
 import { firstElementEnd, splitList } from '../sip/split.js';
-import { hostAddress, type SipUri } from '../sip/uri.js';
+import { hostAddress, parseUri, type SipUri } from '../sip/uri.js';
 import type { Via } from '../sip/via.js';
 import { MessageWriter } from '../sip/writer.js';
+import { type HideFailure, ROUTE_PARAM, type TopologyHider, VIA_PARAM } from '../topology/hider.js';
+import { applyHygiene } from '../topology/hygiene.js';
 import type { Destination, TransportManager } from '../transport/manager.js';
 import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
 import { BRANCH_PREFIX, hash53Parts } from './branch.js';
@@ -46,6 +49,10 @@ export interface ProxyOptions {
   rewriteOutside?: (msg: SipMessage, w: MessageWriter) => void;
   /** Where `honeypot` verdicts go; undefined: they are dropped. */
   honeypot?: HoneypotHook | undefined;
+  /** Topology hiding and header hygiene; undefined: messages cross unchanged. */
+  topology: TopologyHider | undefined;
+  /** Where refused topology tokens are reported (the guards' event stream). */
+  events: EventStream | undefined;
 }
 
 /** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
@@ -291,15 +298,38 @@ export class SipProxy {
     if (branch === undefined) return;
     const w = new MessageWriter(msg);
     // Flow tokens only steer requests from the inside: the outside always goes upstream.
-    const { remaining } = this.popOwnRoutes(msg, w, false);
+    const popped = this.popOwnRoutes(msg, w, false);
+    if (popped === 'forged-route') {
+      this.refuseToken(msg, peer, popped);
+      return;
+    }
+    const { remaining } = popped;
     this.options.rewriteOutside?.(msg, w);
+    let requestUri = msg.requestUri;
+    const topo = this.options.topology;
+    if (topo !== undefined) {
+      // Put back what topology hiding sealed: the PBX's Contact (now the Request-URI), the Call-ID.
+      if (this.isOwnUri(requestUri)) {
+        const original = topo.openContact(requestUri.user);
+        if (original === 'forged-contact') {
+          this.refuseToken(msg, peer, original);
+          return;
+        }
+        if (original !== undefined) {
+          w.setRequestUri(original);
+          requestUri = parseUri(original, 0, original.length, 'request-uri', 'Request-URI');
+        }
+      }
+      topo.callIdIn(msg, w);
+      applyHygiene(msg, w, topo.inHygiene, { fromTrusted: false });
+    }
 
     // The outside may only ever reach upstream targets: never an address it names itself.
     let target: Target | undefined;
     if (forced === undefined) {
       const next = remaining[0];
       if (next !== undefined) target = this.targetOfUri(next.uri);
-      if (target === undefined && this.isOwnUri(msg.requestUri) === false) target = this.targetOfUri(msg.requestUri);
+      if (target === undefined && this.isOwnUri(requestUri) === false) target = this.targetOfUri(requestUri);
       if (target === undefined) target = this.upstreams.choose(msg.callId);
       if (target === undefined) {
         if (msg.method !== 'ACK') this.reply(msg, peer, 503, 'Service Unavailable');
@@ -313,7 +343,8 @@ export class SipProxy {
       this.stats.count(this.stats.dropped, 'no-listener');
       return;
     }
-    this.stampClientVia(msg, peer, w);
+    const stamped = this.stampedClientVia(msg, peer);
+    if (stamped !== undefined) w.replace(msg.viaAt, stamped);
     w.prepend('Via', this.ownVia(out, t.transport, branch, peer));
     w.replace(msg.maxForwardsAt, String(msg.maxForwards! - 1));
     if (this.createsDialog(msg)) this.recordRoute(w, peer, this.transports.listeners[peer.listener]!, out, true);
@@ -330,7 +361,9 @@ export class SipProxy {
     const branch = this.precheck(msg, peer);
     if (branch === undefined) return;
     const w = new MessageWriter(msg);
-    const { remaining, flow } = this.popOwnRoutes(msg, w, true);
+    const popped = this.popOwnRoutes(msg, w, true);
+    if (popped === 'forged-route') return; // only the outside's tokens carry `tr`
+    const { remaining, flow } = popped;
     if (flow !== undefined) {
       this.forwardFromInside(msg, peer, w, branch, flow);
       return;
@@ -360,12 +393,41 @@ export class SipProxy {
       this.stats.count(this.stats.dropped, 'no-listener');
       return;
     }
-    this.stampClientVia(msg, peer, w);
-    w.prepend('Via', this.ownVia(out, dest.transport, branch, peer));
+    const stamped = this.stampedClientVia(msg, peer);
+    const topo = this.isInside(dest.transport, dest.address, dest.port) ? undefined : this.options.topology;
+    let via = this.ownVia(out, dest.transport, branch, peer);
+    if (topo === undefined) {
+      if (stamped !== undefined) w.replace(msg.viaAt, stamped);
+    } else {
+      // The inside's Vias leave only as one sealed parameter of sipwarden's own.
+      const token = topo.foldVias(msg, w, stamped ?? msg.headerValueAt(msg.viaAt).trim());
+      if (token === undefined) {
+        this.tooLong(msg);
+        return;
+      }
+      via += `;${VIA_PARAM}=${token}`;
+    }
+    w.prepend('Via', via);
     w.replace(msg.maxForwardsAt, String(msg.maxForwards! - 1));
     if (this.createsDialog(msg)) {
       const flow: Peer = { ...dest, listener: out.index };
-      this.recordRoute(w, flow, out, this.transports.listeners[peer.listener]!, false);
+      if (topo === undefined) this.recordRoute(w, flow, out, this.transports.listeners[peer.listener]!, false);
+      else if (!this.hiddenRecordRoute(msg, w, flow, out, this.transports.listeners[peer.listener]!)) {
+        this.tooLong(msg);
+        return;
+      }
+    }
+    if (topo !== undefined) {
+      if (!topo.hideContacts(msg, w, { hostPort: hostPort(out), transportParam: transportParam(out) })) {
+        this.tooLong(msg);
+        return;
+      }
+      if (!topo.callIdOut(msg, w)) {
+        this.tooLong(msg);
+        return;
+      }
+      topo.hideIdentityHosts(msg, w, hostPort(out), this.isInternalHost);
+      applyHygiene(msg, w, topo.outHygiene, { fromTrusted: true });
     }
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.requestsForwarded++;
@@ -396,34 +458,105 @@ export class SipProxy {
     w.prepend('Record-Route', towardsInside ? outer : inner);
   }
 
+  /**
+   * Record-Route of a request leaving for the outside with topology hiding: the outside sees
+   * one entry, sipwarden's, and the entries of the inside (with sipwarden's inside-facing one
+   * after a transport change) travel sealed in its `tr` parameter. False when too long.
+   */
+  private hiddenRecordRoute(
+    msg: SipMessage,
+    w: MessageWriter,
+    outsideFlow: Peer,
+    outside: ListenerInfo,
+    inside: ListenerInfo,
+  ): boolean {
+    const sealed: string[] = [];
+    if (outside.index !== inside.index) sealed.push(`<sip:${hostPort(inside)}${transportParam(inside)};lr>`);
+    for (let k = msg.findHeaderId(H.RecordRoute); k !== -1; k = msg.findHeaderId(H.RecordRoute, k + 1)) {
+      const value = msg.headerValueAt(k);
+      for (const [a, b] of splitList(value)) sealed.push(value.slice(a, b));
+      w.remove(k);
+    }
+    let outer = `<sip:${this.tokens.encode(outsideFlow)}@${hostPort(outside)}${transportParam(outside)};lr`;
+    if (sealed.length > 0) {
+      const token = this.options.topology!.sealRoutes(sealed);
+      if (token === undefined) return false;
+      outer += `;${ROUTE_PARAM}=${token}`;
+    }
+    w.prepend('Record-Route', `${outer}>`);
+    return true;
+  }
+
+  /** A message whose inside values are too long to seal is not sent out unhidden. */
+  private tooLong(msg: SipMessage): void {
+    this.stats.count(this.stats.dropped, 'topology-too-long');
+    this.log.debug({ event: 'topology-too-long', method: msg.method }, 'headers too long to hide');
+  }
+
+  /**
+   * A topology token that does not open: forged, modified, or sealed under a key no longer
+   * accepted. Counted and reported; a request (not an ACK) gets 481, as for an unknown dialog.
+   */
+  private refuseToken(msg: SipMessage, peer: Peer, failure: HideFailure): void {
+    this.stats.count(this.stats.dropped, `topology-${failure}`);
+    this.options.events?.emit({
+      time: Date.now(),
+      source: peer,
+      guard: 'topology',
+      rule: failure,
+      action: msg.isRequest && msg.method !== 'ACK' ? 'reply' : 'drop',
+      monitor: false,
+      detail: '',
+      method: msg.isRequest ? msg.method : undefined,
+    });
+    if (!msg.isRequest || msg.method === 'ACK' || !this.badRequests.take()) return;
+    this.reply(msg, peer, 481, 'Call/Transaction Does Not Exist');
+  }
+
   private createsDialog(msg: SipMessage): boolean {
     return DIALOG_METHODS.has(msg.method) && msg.to.tag === undefined;
   }
 
   /**
    * Removes the Route entries that name sipwarden from the top of the route set (one, or two
-   * after a double Record-Route) and returns the rest, with the flow token they carried.
+   * after a double Record-Route) and returns the rest, with the flow token they carried. From
+   * the outside, an entry's `tr` parameter (topology hiding) stands for the inside's entries:
+   * they are put back, and 'forged-route' is returned when it does not open.
    */
   private popOwnRoutes(
     msg: SipMessage,
     w: MessageWriter,
     wantFlow: boolean,
-  ): { remaining: NameAddr[]; flow: Destination | undefined } {
+  ): { remaining: NameAddr[]; flow: Destination | undefined } | 'forged-route' {
     const routes = msg.routes;
     if (routes.length === 0) return { remaining: routes, flow: undefined };
     let popped = 0;
     let flow: Destination | undefined;
+    let restored: NameAddr[] | undefined;
     while (popped < routes.length && popped < 2 && this.isOwnUri(routes[popped]!.uri)) {
-      const user = routes[popped]!.uri.user;
+      const uri = routes[popped]!.uri;
+      popped++;
+      const user = uri.user;
       if (wantFlow && flow === undefined && user !== undefined) {
         const f = this.tokens.decode(user);
         if (f !== undefined) flow = f;
         else this.stats.count(this.stats.dropped, 'bad-flow-token');
       }
-      popped++;
+      const sealed = wantFlow ? undefined : uri.params.get(ROUTE_PARAM);
+      if (sealed === undefined || sealed === null || this.options.topology === undefined) continue;
+      const entries = this.options.topology.openRoutes(sealed);
+      if (entries === undefined) return 'forged-route';
+      restored = entries.map((e) => parseNameAddr(e, 0, e.length, 'Route'));
+      // Its first entry can be sipwarden's own inside-facing one (double Record-Route).
+      while (restored.length > 0 && this.isOwnUri(restored[0]!.uri)) restored.shift();
+      break;
     }
     if (popped > 0) this.removeRouteEntries(msg, w, popped);
-    return { remaining: routes.slice(popped), flow };
+    const rest = routes.slice(popped);
+    if (restored === undefined || restored.length === 0) return { remaining: rest, flow };
+    // prepend() puts them above the remaining Route lines, which keeps the route order.
+    w.prepend('Route', restored.map((r) => `<${r.uriText}>`).join(', '));
+    return { remaining: [...restored, ...rest], flow };
   }
 
   /** Removes the first `n` Route entries, whether they share a header line or not. */
@@ -447,6 +580,10 @@ export class SipProxy {
       }
     }
   }
+
+  /** A host of the inside (lower case, no brackets): an upstream target, a trusted address, or a configured internal host. */
+  private readonly isInternalHost = (host: string): boolean =>
+    this.isTrustedAddress(host) || this.options.topology?.isInternalHost(host) === true;
 
   /** True for a trusted address or any upstream target's address (whatever the port). */
   isTrustedAddress(address: string): boolean {
@@ -477,11 +614,14 @@ export class SipProxy {
     return this.upstreams.find(hostAddress(uri.host), port);
   }
 
-  /** RFC 3261 18.2.1 and RFC 3581: tell the next hops where the request really came from. */
-  private stampClientVia(msg: SipMessage, peer: Peer, w: MessageWriter): void {
+  /**
+   * RFC 3261 18.2.1 and RFC 3581: tell the next hops where the request really came from. The
+   * first Via line with received/rport set, or undefined when it needs no change.
+   */
+  private stampedClientVia(msg: SipMessage, peer: Peer): string | undefined {
     const via = msg.topVia;
     const rport = via.params.has('rport');
-    if (!rport && hostAddress(via.host) === peer.address) return;
+    if (!rport && hostAddress(via.host) === peer.address) return undefined;
     const value = msg.headerValueAt(msg.viaAt);
     const cut = firstElementEnd(value);
     let top = value.slice(0, cut).trimEnd();
@@ -494,7 +634,7 @@ export class SipProxy {
       top = setParam(top, 'received', peer.address);
       if (rport) top = setParam(top, 'rport', String(peer.port));
     }
-    w.replace(msg.viaAt, top + value.slice(cut));
+    return top + value.slice(cut);
   }
 
   private ownVia(out: ListenerInfo, transport: TransportName, branch: string, from: Peer): string {
@@ -518,7 +658,8 @@ export class SipProxy {
       b ?? '',
       `${bottom.host}:${bottom.port ?? ''}`,
       msg.requestUriText,
-      msg.callId,
+      // Topology hiding changes the Call-ID as it crosses: hash the inside's form.
+      this.options.topology === undefined ? msg.callId : this.options.topology.insideCallId(msg.callId),
       // RFC 2543 clients' branches are not unique: add the From tag for them.
       cookie ? String(msg.cseq.seq) : `${msg.cseq.seq}|${msg.from.tag}`,
     );
@@ -540,7 +681,7 @@ export class SipProxy {
 
   // ---- responses -----------------------------------------------------------------------
 
-  private response(msg: SipMessage, _peer: Peer, inside: boolean): void {
+  private response(msg: SipMessage, peer: Peer, inside: boolean): void {
     const top = msg.topVia;
     const branch = top.branch;
     if (branch === undefined || !branch.startsWith(BRANCH_PREFIX)) {
@@ -551,7 +692,22 @@ export class SipProxy {
       this.onPingResponse?.(branch, msg);
       return;
     }
-    const next = msg.secondVia;
+    const topo = this.options.topology;
+    // Topology hiding folded the inside's Vias into our own: unfold them.
+    const sealed = inside || topo === undefined ? undefined : top.params.get(VIA_PARAM);
+    let unfolded: string | undefined;
+    let next: Via | undefined;
+    if (sealed !== undefined && sealed !== null) {
+      const u = topo!.unfoldVias(sealed);
+      if (typeof u === 'string') {
+        this.refuseToken(msg, peer, u);
+        return;
+      }
+      unfolded = u.value;
+      next = u.next;
+    } else {
+      next = msg.secondVia;
+    }
     if (next === undefined) {
       this.stats.count(this.stats.dropped, 'no-next-via');
       return;
@@ -563,14 +719,73 @@ export class SipProxy {
     }
     // A response from the outside goes to the inside only: a forged Via cannot make
     // sipwarden reflect traffic to a third party.
-    if (!inside && !this.isInside(dest.transport, dest.address, dest.port)) {
+    const destInside = this.isInside(dest.transport, dest.address, dest.port);
+    if (!inside && !destInside) {
       this.stats.count(this.stats.dropped, 'response-to-outside');
       return;
     }
-    const w = new MessageWriter(msg).removeFirstElement(msg.viaAt);
+    const w = new MessageWriter(msg);
+    if (unfolded === undefined) {
+      w.removeFirstElement(msg.viaAt);
+    } else {
+      const line = msg.headerValueAt(msg.viaAt);
+      const cut = firstElementEnd(line);
+      w.replace(msg.viaAt, cut >= line.length ? unfolded : `${unfolded}, ${line.slice(cut + 1).trim()}`);
+    }
+    if (topo !== undefined) {
+      if (inside && !destInside) {
+        // An external honeypot's banner is the point of it: its answers keep their headers.
+        const hp = this.options.honeypot;
+        const fromHoneypot =
+          hp?.forwardTarget !== undefined && hp.isForwardTarget(peer.transport, peer.address, peer.port);
+        if (!this.hideResponse(msg, w, dest, topo, !fromHoneypot)) {
+          this.tooLong(msg);
+          return;
+        }
+      } else if (!inside && !this.restoreResponse(msg, w, topo)) {
+        this.refuseToken(msg, peer, 'forged-route');
+        return;
+      }
+    }
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.responsesForwarded++;
     this.transports.send(dest, w.toBuffer());
+  }
+
+  /** A response from the inside going out: Record-Route, Contact, Call-ID and banners hidden. */
+  private hideResponse(
+    msg: SipMessage,
+    w: MessageWriter,
+    dest: Destination,
+    topo: TopologyHider,
+    hygiene: boolean,
+  ): boolean {
+    const isOwn = (uri: SipUri) => this.isOwnUri(uri);
+    if (!topo.hideResponseRecordRoute(msg, w, isOwn)) return false;
+    if (msg.cseq.method === 'REGISTER') {
+      // A REGISTER's Contacts are the phone's own bindings; Path and Service-Route name the inside.
+      w.removeAll('Path');
+      w.removeAll('Service-Route');
+    } else {
+      const own = this.transports.listeners[dest.listener] ?? this.transports.pick(dest.transport, dest.family);
+      if (own === undefined) return false;
+      if (!topo.hideContacts(msg, w, { hostPort: hostPort(own), transportParam: transportParam(own) })) return false;
+    }
+    const out = this.transports.listeners[dest.listener] ?? this.transports.pick(dest.transport, dest.family);
+    if (out !== undefined) topo.hideIdentityHosts(msg, w, hostPort(out), this.isInternalHost);
+    if (!topo.callIdOut(msg, w)) return false;
+    if (hygiene) applyHygiene(msg, w, topo.outHygiene, { fromTrusted: true });
+    return true;
+  }
+
+  /** A response from the outside going in: sealed Record-Route entries, Contacts and Call-ID restored. */
+  private restoreResponse(msg: SipMessage, w: MessageWriter, topo: TopologyHider): boolean {
+    const isOwn = (uri: SipUri) => this.isOwnUri(uri);
+    if (!topo.restoreResponseRecordRoute(msg, w, isOwn)) return false;
+    if (!topo.restoreContacts(msg, w, isOwn)) return false;
+    topo.callIdIn(msg, w);
+    applyHygiene(msg, w, topo.inHygiene, { fromTrusted: false });
+    return true;
   }
 
   /** Set by the upstream health checker to receive answers to its OPTIONS pings. */

@@ -343,19 +343,23 @@ function bannerText(rule: BannerRule): string {
 /**
  * Replacement text is written into forwarded messages: one line of printable text, short,
  * and never naming sipwarden (hiding the PBX's product must not advertise the proxy's).
+ * Returns what is wrong with it, or undefined.
  */
-function checkReplacement(text: string, field: string): void {
-  if (text.trim() === '') throw new RangeError(`hygiene: ${field} replacement text is empty (use 'remove')`);
-  if (text.length > MAX_REPLACEMENT_LENGTH) {
-    throw new RangeError(`hygiene: ${field} replacement text is longer than ${MAX_REPLACEMENT_LENGTH} characters`);
-  }
+export function bannerTextError(text: string): string | undefined {
+  if (text.trim() === '') return "replacement text is empty (use 'remove')";
+  if (text.length > MAX_REPLACEMENT_LENGTH)
+    return `replacement text is longer than ${MAX_REPLACEMENT_LENGTH} characters`;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x0d || c === 0x0a) throw new RangeError(`hygiene: ${field} replacement text holds CR or LF`);
-    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) {
-      throw new RangeError(`hygiene: ${field} replacement text holds a control character`);
-    }
+    if (c === 0x0d || c === 0x0a) return 'replacement text holds CR or LF';
+    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) return 'replacement text holds a control character';
   }
-  if (text !== text.trim()) throw new RangeError(`hygiene: ${field} replacement text starts or ends with spaces`);
-  if (/sipwarden/i.test(text)) throw new RangeError(`hygiene: ${field} replacement text names sipwarden`);
+  if (text !== text.trim()) return 'replacement text starts or ends with spaces';
+  if (/sipwarden/i.test(text)) return 'replacement text names sipwarden';
+  return undefined;
+}
+
+function checkReplacement(text: string, field: string): void {
+  const problem = bannerTextError(text);
+  if (problem !== undefined) throw new RangeError(`hygiene: ${field} ${problem}`);
 }

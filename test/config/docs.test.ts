@@ -76,6 +76,16 @@ describe('docs/configuration.md', () => {
       'store.file': DEFAULTS.store.file,
       'firewall.table': DEFAULTS.firewall.table,
       'firewall.open_tcp_ports': JSON.stringify(DEFAULTS.firewall.open_tcp_ports),
+      'topology.hide': String(DEFAULTS.topology.hide),
+      'topology.call_id': String(DEFAULTS.topology.call_id),
+      'topology.internal_hosts': JSON.stringify(DEFAULTS.topology.internal_hosts),
+      'topology.out.server': DEFAULTS.topology.out.server,
+      'topology.out.user_agent': DEFAULTS.topology.out.user_agent,
+      'topology.out.remove': JSON.stringify(DEFAULTS.topology.out.remove),
+      'topology.in.server': DEFAULTS.topology.in.server,
+      'topology.in.user_agent': DEFAULTS.topology.in.user_agent,
+      'topology.in.remove': JSON.stringify(DEFAULTS.topology.in.remove),
+      'topology.in.strip_asserted_identity': String(DEFAULTS.topology.in.strip_asserted_identity),
     };
     for (const [signal, d] of Object.entries(DEFAULTS.guards.scanner.signals)) {
       expected[`guards.scanner.signals.${signal}.action`] = d.action;

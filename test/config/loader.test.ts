@@ -135,6 +135,7 @@ describe('loadConfigFromString: a valid configuration', () => {
       honeypot: _honeypot,
       store: _store,
       firewall: _firewall,
+      topology: _topology,
       ...config
     } = load(FULL, {}, { env: { SIPWARDEN_SECRET: SECRET } });
     assert.deepEqual(config, {

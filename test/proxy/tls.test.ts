@@ -50,13 +50,15 @@ upstreams:
       ),
     );
     const ok = await ua.next((m) => m.status === 200 && m.cseq.method === 'INVITE');
-    // Transport changes (TLS outside, UDP inside): two Record-Route entries, the one facing
-    // the phone (bottom of sipwarden's pair as seen by the callee) names the TLS listener.
+    // Transport changes (TLS outside, UDP inside): sipwarden Record-Routes twice, but with
+    // topology hiding the phone sees only the entry naming the TLS listener; the UDP one
+    // travels sealed in its `tr` parameter.
     const rr = ok.recordRoutes;
-    assert.equal(rr.length, 2, 'double Record-Route');
-    assert.equal(rr[0]!.uri.port, 15560);
-    assert.equal(rr[1]!.uri.port, 15561);
-    assert.equal(rr[1]!.uri.params.get('transport'), 'tls');
+    assert.equal(rr.length, 1, 'one Record-Route entry outside');
+    assert.equal(rr[0]!.uri.port, 15561);
+    assert.equal(rr[0]!.uri.params.get('transport'), 'tls');
+    assert.match(String(rr[0]!.uri.params.get('tr')), /^[a-z][a-z2-7]+$/);
+    assert.doesNotMatch(ok.header('Record-Route') ?? '', /15560/, 'the UDP listener stays hidden');
     assert.equal(ok.vias.length, 1, 'sipwarden removed its own Via');
     // Route set of the caller: the Record-Route list reversed (RFC 3261 12.1.2).
     const routes = rr
