@@ -138,7 +138,7 @@ export class Server {
       await transports.close();
       throw err;
     }
-    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain), log);
+    proxy = new SipProxy(transports, upstreams, new FlowTokens([key]), proxyOptions(config, key, chain, guards), log);
     const server = new Server(
       transports,
       proxy,
@@ -182,7 +182,7 @@ export class Server {
     const upstreams = await resolveUpstreams(config);
     const chain = this.guards.build(config.guards);
     this.health.stop();
-    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain));
+    this.proxy.reconfigure(upstreams, proxyOptions(config, flowKey(config), chain, this.guards));
     const before = this.config;
     this.config = config;
     if (
@@ -295,7 +295,7 @@ function flowKey(config: Config): Buffer {
   return createHash('sha256').update(ensureSecret(config)).digest();
 }
 
-function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOptions {
+function proxyOptions(config: Config, key: Buffer, guards: GuardChain, builder: GuardBuilder): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
   const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
@@ -306,6 +306,7 @@ function proxyOptions(config: Config, key: Buffer, guards: GuardChain): ProxyOpt
     branchSeed: key.readUInt32BE(0),
     guards,
     guardRepliesPerSecond: config.guards.repliesPerSecond,
+    watch: builder.watch,
   };
 }
 

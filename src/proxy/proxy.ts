@@ -14,6 +14,7 @@ import type { Via } from '../sip/via.js';
 import { MessageWriter } from '../sip/writer.js';
 import type { Destination, TransportManager } from '../transport/manager.js';
 import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
+import type { TransactionWatch } from '../watch/watch.js';
 import { BRANCH_PREFIX, hash53Parts } from './branch.js';
 import type { FlowTokens } from './flow-token.js';
 import { buildReply, canReplyTo } from './replies.js';
@@ -39,6 +40,8 @@ export interface ProxyOptions {
   guards: GuardChain | undefined;
   /** Answers to blocked requests per second (all sources together). */
   guardRepliesPerSecond: number;
+  /** Sees forwarded requests from the outside and their answers (brute_force, dial_scan, fraud). */
+  watch?: TransactionWatch;
 }
 
 /** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
@@ -275,6 +278,7 @@ export class SipProxy {
     if (msg.method === 'REGISTER') w.prepend('Path', `<sip:${this.tokens.encode(peer)}@${hostPort(out)};lr>`);
     if (t.transport !== 'udp') w.ensureContentLength();
     this.stats.requestsForwarded++;
+    this.options.watch?.request(msg, peer, branch);
     this.transports.send(
       { transport: t.transport, address: t.address, port: t.port, family: t.family, listener: out.index, connId: 0 },
       w.toBuffer(),
@@ -324,6 +328,7 @@ export class SipProxy {
     }
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.requestsForwarded++;
+    this.options.watch?.insideRequest(msg);
     this.transports.send({ ...dest, listener: out.index }, w.toBuffer());
   }
 
@@ -523,6 +528,7 @@ export class SipProxy {
       return;
     }
     const w = new MessageWriter(msg).removeFirstElement(msg.viaAt);
+    if (inside) this.options.watch?.response(msg, branch, w);
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.responsesForwarded++;
     this.transports.send(dest, w.toBuffer());
