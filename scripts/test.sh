@@ -15,6 +15,7 @@ declare -A wanted=(
   [fail2ban-regex]=fail2ban
   [setpriv]=util-linux
   [svmap]=sipvicious
+  [kamailio]=kamailio
 )
 missing=()
 for cmd in "${!wanted[@]}"; do
