@@ -21,7 +21,18 @@ describe('dial_scan and username enumeration against a real Kamailio', () => {
     );
     try {
       // svwar sends from 127.0.0.1 whatever it binds.
-      const war = start('timeout', ['30', 'svwar', '-m', 'INVITE', '-e', '100-160', '-P', '18702', '-vv', 'udp://127.22.0.2:18701']);
+      const war = start('timeout', [
+        '30',
+        'svwar',
+        '-m',
+        'INVITE',
+        '-e',
+        '100-160',
+        '-P',
+        '18702',
+        '-vv',
+        'udp://127.22.0.2:18701',
+      ]);
       await waitFor(() => banLines(sw).length > 0, 'the ban', 20_000);
       await war.exited;
       assert.deepEqual(banLines(sw), ['Blocking traffic from 127.0.0.1 guard=dial-scan rule=destinations for 3600s']);
