@@ -114,7 +114,6 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
   /** Records a successful authentication of `user` (+`realm`) from `source`. */
   recordSuccess(source: Source, user: string, realm: string, now: number): void {
     this.tracker.success(source.address, bounded(user), bounded(realm), now);
-    this.tracker.prune(now);
   }
 }
 

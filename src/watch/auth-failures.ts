@@ -158,12 +158,6 @@ export class AuthFailureTracker {
   get trackedUsers(): number {
     return this.byUser.size;
   }
-
-  /** Forgets sources with no failure within the window (a bounded number per call). */
-  prune(now: number): void {
-    const w = this.settings.window;
-    this.bySource.pruneOldest((f) => f.newest <= now - w);
-  }
 }
 
 function userKey(user: string, realm: string): string {

@@ -1,66 +1,76 @@
 /**
  * Bounded, time-aware tables shared by the trackers of the transaction watch. Every table
- * has a fixed cap: when it is full the least recently touched entry makes room (a Map keeps
- * insertion order, and touching an entry re-inserts it), so an attacker rotating through
- * addresses or usernames costs memory only up to the cap.
+ * has a fixed cap, so an attacker rotating through addresses or usernames costs memory only
+ * up to the cap; old entries make room for new ones.
  */
 
-/** A Map with a cap; `touch` moves an entry to the young end, the old end is evicted. */
+/**
+ * A bounded map in two generations: new and refreshed entries go to the young one; when it
+ * holds half the cap, it becomes the old one and the previous old one is dropped whole. An
+ * entry read from the old generation is moved back to the young one, so what is in use stays
+ * and what is not goes within two generations. Every operation is O(1): no scan of a Map's
+ * deleted slots from the front, which costs tens of microseconds under address rotation.
+ */
 export class LruMap<K, V> {
-  private readonly map = new Map<K, V>();
+  private young = new Map<K, V>();
+  private old = new Map<K, V>();
+  private readonly half: number;
 
-  constructor(readonly cap: number) {}
+  constructor(readonly cap: number) {
+    this.half = Math.max(1, cap >> 1);
+  }
 
   get size(): number {
-    return this.map.size;
+    return this.young.size + this.old.size;
   }
 
-  /** The value without changing its age. */
+  /** The value without refreshing it. */
   peek(key: K): V | undefined {
-    return this.map.get(key);
+    const v = this.young.get(key);
+    return v !== undefined ? v : this.old.get(key);
   }
 
-  /** The value, made the youngest. */
+  /** The value, refreshed (kept through the next generation change). */
   touch(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
+    const v = this.young.get(key);
+    if (v !== undefined) return v;
+    const o = this.old.get(key);
+    if (o !== undefined) {
+      this.old.delete(key);
+      this.insert(key, o);
     }
-    return v;
+    return o;
   }
 
-  /** Sets (as the youngest), evicting the oldest entry when full. */
   set(key: K, value: V): void {
-    if (this.map.has(key)) this.map.delete(key);
-    else if (this.map.size >= this.cap) this.evictOldest();
-    this.map.set(key, value);
+    if (this.young.has(key)) {
+      this.young.set(key, value);
+      return;
+    }
+    this.old.delete(key);
+    this.insert(key, value);
   }
 
   delete(key: K): boolean {
-    return this.map.delete(key);
+    return this.young.delete(key) || this.old.delete(key);
   }
 
   clear(): void {
-    this.map.clear();
+    this.young.clear();
+    this.old.clear();
   }
 
-  /** Removes entries from the old end while `stale(value)` holds; stops at the first fresh one. */
-  pruneOldest(stale: (value: V) => boolean, max = 64): void {
-    let n = 0;
-    for (const [k, v] of this.map) {
-      if (n++ >= max || !stale(v)) return;
-      this.map.delete(k);
+  *entries(): IterableIterator<[K, V]> {
+    yield* this.old.entries();
+    yield* this.young.entries();
+  }
+
+  private insert(key: K, value: V): void {
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
     }
-  }
-
-  entries(): IterableIterator<[K, V]> {
-    return this.map.entries();
-  }
-
-  private evictOldest(): void {
-    const first = this.map.keys().next();
-    if (first.done !== true) this.map.delete(first.value);
+    this.young.set(key, value);
   }
 }
 

@@ -27,7 +27,6 @@ export class DialScanTracker {
       this.sources.set(address, d);
     }
     const n = d.add(destination, now, s.window);
-    this.sources.pruneOldest((w) => w.last <= now - s.window, 8);
     return n;
   }
 

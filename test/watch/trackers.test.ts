@@ -113,8 +113,8 @@ describe('AuthFailureTracker', () => {
   it('stays within max_entries under a rotating attacker', () => {
     const a = auth({ maxEntries: 100 });
     for (let i = 0; i < 10_000; i++) a.failure(`10.0.${i >> 8}.${i & 255}`, `u${i}`, 'r', i);
-    assert.equal(a.trackedSources, 100);
-    assert.equal(a.trackedUsers, 100);
+    assert.ok(a.trackedSources <= 100 && a.trackedSources >= 50);
+    assert.ok(a.trackedUsers <= 100 && a.trackedUsers >= 50);
   });
 });
 
