@@ -17,6 +17,7 @@ declare -A wanted=(
   [svmap]=sipvicious
   [tshark]=tshark
   [dumpcap]=tshark
+  [kamailio]=kamailio
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -158,6 +158,7 @@ export class Server {
     try {
       guards = new GuardBuilder({ events, store, log, identity, auth });
       chain = guards.build(config.guards);
+      feedEdgeAuthFailures(outcomes, guards);
     } catch (err) {
       store.close();
       await transports.close();
@@ -186,7 +187,7 @@ export class Server {
       transports,
       upstreams,
       new FlowTokens([key]),
-      proxyOptions(config, key, chain, auth, honeypot, events, topology),
+      proxyOptions(config, key, chain, auth, honeypot, events, topology, guards),
       log,
     );
     const server = new Server(
@@ -248,6 +249,7 @@ export class Server {
         config.honeypot.enabled ? this.honeypot : undefined,
         this.events,
         buildTopologyHider(config),
+        this.guards,
       ),
     );
     const before = this.config;
@@ -371,6 +373,7 @@ function proxyOptions(
   honeypot: Honeypot | undefined,
   events: EventStream,
   topology: TopologyHider | undefined,
+  builder: GuardBuilder,
 ): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
@@ -387,7 +390,25 @@ function proxyOptions(
     honeypot,
     topology,
     events,
+    watch: builder.watch,
   };
+}
+
+/**
+ * sipwarden's own digest checks count as authentication attempts for brute_force, as the
+ * upstream's answers do: wrong passwords, unknown users and replays are failures (three ban
+ * the source), a success marks the source known-good for the user.
+ */
+function feedEdgeAuthFailures(outcomes: AuthOutcomes, guards: GuardBuilder): void {
+  outcomes.on((o) => {
+    if (o.monitor) return;
+    const bruteForce = guards.bruteForce;
+    if (bruteForce === undefined) return;
+    if (o.outcome === 'success') bruteForce.recordSuccess(o.source, o.user ?? '', o.realm, o.time);
+    else if (o.outcome === 'failure' || o.outcome === 'unknown-user' || o.outcome === 'replay') {
+      bruteForce.recordFailure(o.source, o.user ?? '', o.realm, o.time, o.method);
+    }
+  });
 }
 
 /** Builds the upstreams, resolving targets given by hostname once (at start and reload). */

@@ -684,6 +684,39 @@ function normaliseGuards(g: RawConfig['guards'], baseDir: string): GuardsConfig 
       ban: g.scanner.ban,
     },
     auth: normaliseAuth(g.auth, file),
+    bruteForce: {
+      mode: g.brute_force.mode,
+      maxFailures: g.brute_force.max_failures,
+      window: g.brute_force.window,
+      ban: g.brute_force.ban,
+      normalizeNotFound: g.brute_force.normalize_not_found,
+      maxEntries: g.brute_force.max_entries,
+      distributed: {
+        sources: g.brute_force.distributed.sources,
+        window: g.brute_force.distributed.window,
+        lock: g.brute_force.distributed.lock,
+        lockDuration: g.brute_force.distributed.lock_duration,
+      },
+    },
+    dialScan: {
+      mode: g.dial_scan.mode,
+      window: g.dial_scan.window,
+      maxDestinations: g.dial_scan.max_destinations,
+      ban: g.dial_scan.ban,
+      methods: [...new Set(g.dial_scan.methods)],
+      codes: [...new Set(g.dial_scan.codes)],
+      maxSources: g.dial_scan.max_sources,
+    },
+    fraud: {
+      mode: g.fraud.mode,
+      callsPerMinute: g.fraud.calls_per_minute,
+      concurrentCalls: g.fraud.concurrent_calls,
+      repeatedCalls: g.fraud.repeated_calls,
+      maxCallDuration: g.fraud.max_call_duration,
+      denyPrefixes: [...new Set(g.fraud.deny_prefixes)],
+      allowPrefixes: [...new Set(g.fraud.allow_prefixes)],
+      maxUsers: g.fraud.max_users,
+    },
   };
 }
 

@@ -32,7 +32,7 @@ export const DEFAULTS = Object.freeze({
   data_dir: './data',
   log: Object.freeze({ level: 'info' as const }),
   guards: Object.freeze({
-    chain: Object.freeze(['acl', 'bans', 'flood', 'scanner', 'sanity'] as const),
+    chain: Object.freeze(['acl', 'bans', 'flood', 'scanner', 'sanity', 'brute_force', 'dial_scan', 'fraud'] as const),
     reply: Object.freeze({ code: 403, reason: 'Forbidden' }),
     replies_per_second: 100,
     acl: Object.freeze({ mode: 'enforce' as const, default: 'allow' as const, action: 'drop' as const }),
@@ -77,6 +77,34 @@ export const DEFAULTS = Object.freeze({
       strip_credentials: true,
       challenges_per_second: 1000,
       max_nonces: 100_000,
+    }),
+    brute_force: Object.freeze({
+      mode: 'enforce' as const,
+      max_failures: 3,
+      window: 900_000,
+      ban: 3_600_000,
+      normalize_not_found: true,
+      max_entries: 100_000,
+      distributed: Object.freeze({ sources: 10, window: 3_600_000, lock: false, lock_duration: 900_000 }),
+    }),
+    dial_scan: Object.freeze({
+      mode: 'enforce' as const,
+      window: 60_000,
+      max_destinations: 10,
+      ban: 3_600_000,
+      methods: Object.freeze(['INVITE', 'MESSAGE', 'OPTIONS'] as const),
+      codes: Object.freeze([403, 404, 480, 484, 503, 604]),
+      max_sources: 100_000,
+    }),
+    fraud: Object.freeze({
+      mode: 'enforce' as const,
+      calls_per_minute: Object.freeze({ warn: 0, block: 0 }),
+      concurrent_calls: Object.freeze({ warn: 0, block: 0 }),
+      repeated_calls: Object.freeze({ warn: 0, block: 0, window: 3_600_000 }),
+      max_call_duration: 14_400_000,
+      deny_prefixes: Object.freeze([] as string[]),
+      allow_prefixes: Object.freeze([] as string[]),
+      max_users: 100_000,
     }),
   }),
   honeypot: Object.freeze({
@@ -271,6 +299,18 @@ const signal = (d: { action: SignalAction; points: number }) =>
     .default(d.action)
     .transform((v) => (typeof v === 'string' ? { action: v, points: d.points } : v));
 
+/** A `{warn, block}` pair of limits; 0 turns either off. */
+const threshold = (d: { warn: number; block: number }) =>
+  z
+    .strictObject({
+      warn: integer(0, 1_000_000).default(d.warn),
+      block: integer(0, 1_000_000).default(d.block),
+    })
+    .prefault({});
+
+/** A dialled-number prefix: digits, optionally after `+`, with `*` and `#`. */
+const dialPrefix = z.string().regex(/^\+?[0-9*#]{1,32}$/, { error: 'must be digits, optionally after "+"' });
+
 const SIGNAL_ACTIONS = ['off', 'drop', 'reply', 'ban', 'honeypot', 'score'] as const;
 type SignalAction = (typeof SIGNAL_ACTIONS)[number];
 const G = DEFAULTS.guards;
@@ -287,7 +327,7 @@ const realmText = z
 
 const guardsSchema = z.strictObject({
   chain: z
-    .array(oneOf(['acl', 'bans', 'flood', 'sanity', 'scanner', 'auth'] as const))
+    .array(oneOf(['acl', 'bans', 'flood', 'sanity', 'scanner', 'auth', 'brute_force', 'dial_scan', 'fraud'] as const))
     .refine((list) => new Set(list).size === list.length, { error: 'lists a guard twice' })
     .default([...G.chain]),
   reply: z
@@ -400,6 +440,55 @@ const guardsSchema = z.strictObject({
       strip_credentials: z.boolean().default(G.auth.strip_credentials),
       challenges_per_second: integer(0, 1_000_000).default(G.auth.challenges_per_second),
       max_nonces: integer(100, 10_000_000).default(G.auth.max_nonces),
+    })
+    .prefault({}),
+  brute_force: z
+    .strictObject({
+      mode: mode.default(G.brute_force.mode),
+      max_failures: integer(1, 1000).default(G.brute_force.max_failures),
+      window: duration(1000).default(G.brute_force.window),
+      ban: duration(1000).default(G.brute_force.ban),
+      normalize_not_found: z.boolean().default(G.brute_force.normalize_not_found),
+      max_entries: integer(100, 100_000_000).default(G.brute_force.max_entries),
+      distributed: z
+        .strictObject({
+          sources: integer(2, 100_000).default(G.brute_force.distributed.sources),
+          window: duration(1000).default(G.brute_force.distributed.window),
+          lock: z.boolean().default(G.brute_force.distributed.lock),
+          lock_duration: duration(1000).default(G.brute_force.distributed.lock_duration),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  dial_scan: z
+    .strictObject({
+      mode: mode.default(G.dial_scan.mode),
+      window: duration(1000).default(G.dial_scan.window),
+      max_destinations: integer(1, 10_000).default(G.dial_scan.max_destinations),
+      ban: duration(1000).default(G.dial_scan.ban),
+      methods: z
+        .array(z.string().regex(/^[A-Z]{1,16}$/, { error: 'must be a method name in capitals, e.g. INVITE' }))
+        .default([...G.dial_scan.methods]),
+      codes: z.array(integer(300, 699)).default([...G.dial_scan.codes]),
+      max_sources: integer(100, 100_000_000).default(G.dial_scan.max_sources),
+    })
+    .prefault({}),
+  fraud: z
+    .strictObject({
+      mode: mode.default(G.fraud.mode),
+      calls_per_minute: threshold(G.fraud.calls_per_minute),
+      concurrent_calls: threshold(G.fraud.concurrent_calls),
+      repeated_calls: z
+        .strictObject({
+          warn: integer(0, 1_000_000).default(G.fraud.repeated_calls.warn),
+          block: integer(0, 1_000_000).default(G.fraud.repeated_calls.block),
+          window: duration(1000).default(G.fraud.repeated_calls.window),
+        })
+        .prefault({}),
+      max_call_duration: duration(60_000).default(G.fraud.max_call_duration),
+      deny_prefixes: z.array(dialPrefix).default([]),
+      allow_prefixes: z.array(dialPrefix).default([]),
+      max_users: integer(100, 100_000_000).default(G.fraud.max_users),
     })
     .prefault({}),
 });

@@ -67,7 +67,16 @@ export interface LogConfig {
 // ---- guards ----
 
 export type GuardMode = 'enforce' | 'monitor' | 'off';
-export type GuardName = 'acl' | 'bans' | 'flood' | 'sanity' | 'scanner' | 'auth';
+export type GuardName =
+  | 'acl'
+  | 'bans'
+  | 'flood'
+  | 'sanity'
+  | 'scanner'
+  | 'auth'
+  | 'brute_force'
+  | 'dial_scan'
+  | 'fraud';
 
 export interface GuardReplyConfig {
   /** Status code of `reply` actions (e.g. 403). */
@@ -204,6 +213,73 @@ export interface AuthConfig {
   maxNonces: number;
 }
 
+export interface BruteForceConfig {
+  mode: GuardMode;
+  /** Failed authentications from one source (within `window`) that get it banned. */
+  maxFailures: number;
+  /** Window of the failures, in ms. */
+  window: number;
+  /** Ban length in ms. */
+  ban: number;
+  /** Answer 404 to a REGISTER or credentialed request as a wrong password (403), and count it. */
+  normalizeNotFound: boolean;
+  /** Most sources, users and known-good pairs tracked (each table); the oldest are forgotten first. */
+  maxEntries: number;
+  distributed: Readonly<DistributedGuessingConfig>;
+}
+
+export interface DistributedGuessingConfig {
+  /** Distinct sources failing for one username (within `window`) that raise the alert. */
+  sources: number;
+  /** In ms. */
+  window: number;
+  /** Refuse the username's credentials from sources that never authenticated as it. */
+  lock: boolean;
+  /** In ms. */
+  lockDuration: number;
+}
+
+export interface DialScanConfig {
+  mode: GuardMode;
+  /** In ms. */
+  window: number;
+  /** Distinct refused destinations one source may try per window; more bans it. */
+  maxDestinations: number;
+  /** Ban length in ms. */
+  ban: number;
+  /** Request methods whose Request-URI user counts as a destination. */
+  methods: readonly string[];
+  /** Final response codes that mean "no such destination". */
+  codes: readonly number[];
+  /** Most sources tracked at once. */
+  maxSources: number;
+}
+
+export interface FraudThreshold {
+  /** 0: off. */
+  warn: number;
+  /** 0: off. */
+  block: number;
+}
+
+export interface FraudConfig {
+  mode: GuardMode;
+  /** Calls one authenticated user may start per minute. */
+  callsPerMinute: Readonly<FraudThreshold>;
+  /** Calls one authenticated user may have up at once. */
+  concurrentCalls: Readonly<FraudThreshold>;
+  /** Calls one user may make to the same number within `window` (ms). */
+  repeatedCalls: Readonly<FraudThreshold & { window: number }>;
+  /** A call not seen ending is forgotten after this many ms. */
+  maxCallDuration: number;
+  /** Dialled numbers starting with one of these are refused. */
+  denyPrefixes: readonly string[];
+  /** When not empty: international numbers (`+`, `00`) must start with one of these. */
+  allowPrefixes: readonly string[];
+  /** Most users tracked at once. */
+  maxUsers: number;
+}
+
 export interface GuardsConfig {
   /** Guards in the order they run; a guard not listed does not run. */
   chain: readonly GuardName[];
@@ -217,6 +293,9 @@ export interface GuardsConfig {
   sanity: Readonly<SanityConfig>;
   scanner: Readonly<ScannerConfig>;
   auth: Readonly<AuthConfig>;
+  bruteForce: Readonly<BruteForceConfig>;
+  dialScan: Readonly<DialScanConfig>;
+  fraud: Readonly<FraudConfig>;
 }
 
 export interface HoneypotConfig {

@@ -1,11 +1,16 @@
 import { type AuthDeps, AuthGuard, standaloneAuthDeps } from '../auth/guard.js';
 import type { GuardName, GuardsConfig } from '../config/types.js';
 import type { BanStore } from '../store/types.js';
+import { Reporter } from '../watch/report.js';
+import { type ResponseWatcher, TransactionWatch } from '../watch/watch.js';
 import { AclGuard, type AclLogger } from './acl.js';
 import { BansGuard } from './bans.js';
+import { BruteForceGuard } from './brute-force.js';
 import { type ChainEntry, GuardChain } from './chain.js';
+import { DialScanGuard } from './dial-scan.js';
 import type { EventStream } from './events.js';
 import { FloodGuard } from './flood.js';
+import { FraudGuard } from './fraud.js';
 import { SanityGuard } from './sanity.js';
 import { ScannerGuard } from './scanner.js';
 import type { Guard } from './types.js';
@@ -39,23 +44,47 @@ interface Built {
  */
 export class GuardBuilder {
   private built = new Map<GuardName, Built>();
+  /** Requests forwarded and their answers, for the guards that watch answers (kept across reloads). */
+  readonly watch = new TransactionWatch();
+  private readonly reporter: Reporter;
+  private acl: AclGuard | undefined;
 
-  constructor(private readonly deps: GuardDeps) {}
+  constructor(private readonly deps: GuardDeps) {
+    this.reporter = new Reporter({
+      events: deps.events,
+      store: deps.store,
+      log: deps.log,
+      // An allow-listed source skips the chain: the answer-watching guards leave it alone too.
+      isExempt: (source) => this.acl?.checkSource(source).action === 'accept',
+      onStoreError: (err) => deps.log.warn({ event: 'store-error' }, String(err)),
+    });
+  }
+
+  /** The brute_force guard in force, for sipwarden's own authentication to report to. */
+  get bruteForce(): BruteForceGuard | undefined {
+    const g = this.built.get('brute_force')?.guard;
+    return g instanceof BruteForceGuard ? g : undefined;
+  }
 
   build(config: GuardsConfig): GuardChain {
     const next = new Map<GuardName, Built>();
     const entries: ChainEntry[] = [];
+    const watchers: ResponseWatcher[] = [];
     for (const name of config.chain) {
-      const settings = config[name];
+      const settings = settingsOf(config, name);
       const key = JSON.stringify([settings, config.reply]);
       const old = this.built.get(name);
       const guard = old?.key === key ? old.guard : this.create(name, config);
       if (guard === undefined) continue;
       next.set(name, { key, guard });
       entries.push({ guard, mode: settings.mode });
+      if (settings.mode !== 'off' && isWatcher(guard)) watchers.push(guard);
     }
     for (const [name, b] of this.built) if (next.get(name)?.guard !== b.guard) b.guard.close?.();
     this.built = next;
+    const acl = next.get('acl');
+    this.acl = acl !== undefined && config.acl.mode === 'enforce' ? (acl.guard as AclGuard) : undefined;
+    this.watch.setWatchers(watchers);
     const chain = new GuardChain(entries, this.deps.events, this.deps.store);
     chain.onStoreError = (err) => this.deps.log.warn({ event: 'store-error' }, String(err));
     return chain;
@@ -78,6 +107,12 @@ export class GuardBuilder {
         // Off: not built at all (it would open its users file or table for nothing).
         if (config.auth.mode === 'off') return undefined;
         return new AuthGuard(config.auth, this.deps.auth ?? standaloneAuthDeps(this.deps.log));
+      case 'brute_force':
+        return new BruteForceGuard(config.bruteForce, this.reporter);
+      case 'dial_scan':
+        return new DialScanGuard(config.dialScan, this.reporter);
+      case 'fraud':
+        return new FraudGuard(config.fraud, this.reporter);
       default:
         return undefined;
     }
@@ -86,5 +121,22 @@ export class GuardBuilder {
   close(): void {
     for (const b of this.built.values()) b.guard.close?.();
     this.built.clear();
+    this.watch.setWatchers([]);
   }
+}
+
+/** A guard's settings by its chain name (config keys are camelCase). */
+function settingsOf(config: GuardsConfig, name: GuardName): { mode: GuardsConfig['acl']['mode'] } {
+  switch (name) {
+    case 'brute_force':
+      return config.bruteForce;
+    case 'dial_scan':
+      return config.dialScan;
+    default:
+      return config[name];
+  }
+}
+
+function isWatcher(guard: Guard): guard is Guard & ResponseWatcher {
+  return typeof (guard as Partial<ResponseWatcher>).onFinalResponse === 'function';
 }

@@ -18,6 +18,7 @@ import { type HideFailure, ROUTE_PARAM, type TopologyHider, VIA_PARAM } from '..
 import { applyHygiene } from '../topology/hygiene.js';
 import type { Destination, TransportManager } from '../transport/manager.js';
 import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
+import type { TransactionWatch } from '../watch/watch.js';
 import { BRANCH_PREFIX, hash53Parts } from './branch.js';
 import type { FlowTokens } from './flow-token.js';
 import { buildReply, canReplyTo } from './replies.js';
@@ -53,6 +54,8 @@ export interface ProxyOptions {
   topology: TopologyHider | undefined;
   /** Where refused topology tokens are reported (the guards' event stream). */
   events: EventStream | undefined;
+  /** Sees forwarded requests from the outside and their answers (brute_force, dial_scan, fraud). */
+  watch?: TransactionWatch;
 }
 
 /** Methods whose initial requests create dialogs: sipwarden Record-Routes them. */
@@ -351,6 +354,7 @@ export class SipProxy {
     if (msg.method === 'REGISTER') w.prepend('Path', `<sip:${this.tokens.encode(peer)}@${hostPort(out)};lr>`);
     if (t.transport !== 'udp') w.ensureContentLength();
     this.stats.requestsForwarded++;
+    this.options.watch?.request(msg, peer, branch);
     this.transports.send(
       { transport: t.transport, address: t.address, port: t.port, family: t.family, listener: out.index, connId: 0 },
       w.toBuffer(),
@@ -431,6 +435,7 @@ export class SipProxy {
     }
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.requestsForwarded++;
+    this.options.watch?.insideRequest(msg, this.options.topology?.outsideCallId(msg.callId));
     this.transports.send({ ...dest, listener: out.index }, w.toBuffer());
   }
 
@@ -747,6 +752,8 @@ export class SipProxy {
         return;
       }
     }
+    // After hiding: a rewritten answer (403 Try later) keeps only the hidden core headers.
+    if (inside) this.options.watch?.response(msg, branch, w);
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.responsesForwarded++;
     this.transports.send(dest, w.toBuffer());

@@ -298,6 +298,11 @@ export class TopologyHider {
     return this.isMarked(id) ? id : id + this.mark(id);
   }
 
+  /** The Call-ID as the outside knows it: a valid mark taken off (inside Call-IDs are returned as they are). */
+  outsideCallId(id: string): string {
+    return this.options.callId && this.isMarked(id) ? id.slice(0, id.length - MARK_LENGTH - 1) : id;
+  }
+
   private isMarked(id: string): boolean {
     const sep = id.length - MARK_LENGTH - 1;
     return sep > 0 && id.charCodeAt(sep) === 0x7e && id.endsWith(this.mark(id.slice(0, sep)));

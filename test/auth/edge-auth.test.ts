@@ -482,6 +482,53 @@ describe('edge auth: Node client', () => {
     assert.equal(await sw.stop(), 0);
   });
 
+  it('wrong passwords at the edge count for brute_force: the third bans the guesser, the phone goes on', async () => {
+    const yaml = config('127.21.9.1:18520', '127.21.9.1:18530', 'users_file: users.txt').replace(
+      'chain: [acl, bans, flood, scanner, sanity, auth]',
+      'chain: [acl, bans, flood, scanner, sanity, brute_force, auth]',
+    );
+    const sw = await sipwarden(yaml, { 'users.txt': usersFile([['alice', 'wonderland']]) });
+    const upstream = await Upstream.open('127.21.9.1', 18530);
+    const guesser = await SipClient.open('127.21.9.66', 18540, { address: '127.21.9.1', port: 18520 });
+    const phone = await SipClient.open('127.21.9.2', 18541, { address: '127.21.9.1', port: 18520 });
+    let seq = 1;
+    const attempt = async (client: SipClient, password: string): Promise<number | undefined> => {
+      const callId = `bf${seq}`;
+      const c = await client.send(
+        client.request({ method: 'REGISTER', user: 'alice', callId, cseq: seq++, branch: `bf${seq}` }),
+      );
+      if (c === undefined) return undefined;
+      const r = await client.send(
+        client.request({
+          method: 'REGISTER',
+          user: 'alice',
+          callId,
+          cseq: seq++,
+          branch: `bf${seq}`,
+          auth: client.credentials(c.challenges[0]!, { username: 'alice', password, method: 'REGISTER', nc: 1 }),
+        }),
+        1000,
+      );
+      return r?.status ?? 0;
+    };
+    try {
+      assert.equal(await attempt(phone, 'wonderland'), 200);
+      assert.equal(await attempt(guesser, 'password1'), 401);
+      assert.equal(await attempt(guesser, 'password2'), 401);
+      assert.equal(await attempt(guesser, 'password3'), 401);
+      await waitFor(() => sw.logs().some((l) => l.event === 'ban' && l.source === '127.21.9.66'), 'the ban line');
+      assert.equal(await attempt(guesser, 'wonderland'), undefined, 'banned: not even challenged');
+      assert.equal(await attempt(phone, 'wonderland'), 200, 'the phone is not locked out');
+      const ban = sw.logs().find((l) => l.event === 'ban' && l.source === '127.21.9.66')!;
+      assert.match(String(ban.msg), /^Blocking traffic from 127\.21\.9\.66 guard=brute-force rule=failures for 3600s$/);
+    } finally {
+      guesser.close();
+      phone.close();
+      upstream.close();
+    }
+    assert.equal(await sw.stop(), 0);
+  });
+
   it('no password, HA1 or response ever appears in the logs', () => {
     assert.ok(instances.length >= 4);
     const all = instances.map((sw) => sw.run.output()).join('\n');

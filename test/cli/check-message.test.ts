@@ -211,7 +211,16 @@ describe('sipwarden check-message --config --source', () => {
     const guards = report.guards as Array<Record<string, unknown>>;
     assert.deepEqual(
       guards.map((g) => `${g.guard}:${g.mode}:${g.action}`),
-      ['acl:enforce:pass', 'bans:enforce:pass', 'flood:monitor:pass', 'scanner:enforce:ban', 'sanity:enforce:pass'],
+      [
+        'acl:enforce:pass',
+        'bans:enforce:pass',
+        'flood:monitor:pass',
+        'scanner:enforce:ban',
+        'sanity:enforce:pass',
+        'brute-force:enforce:pass',
+        'dial-scan:enforce:pass',
+        'fraud:enforce:pass',
+      ],
     );
     const ban = guards[3]!.ban as Record<string, unknown>;
     assert.deepEqual(ban, { target: '198.51.100.7', seconds: 3600, reason: 'scanner: user-agent' });

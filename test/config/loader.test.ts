@@ -122,7 +122,7 @@ describe('loadConfigFromString: guards, store and firewall', () => {
       err.issues.map((i) => `${i.line} ${i.path}: ${i.message}`),
       [
         '6 guards.flood.window: "fast" is not a duration (e.g. 500ms, 2s, 5m, 1h, 1d, or a number of seconds)',
-        '7 guards.chain[1]: must be one of acl, bans, flood, sanity, scanner, auth, got "nope"',
+        '7 guards.chain[1]: must be one of acl, bans, flood, sanity, scanner, auth, brute_force, dial_scan, fraud, got "nope"',
       ],
     );
   });
@@ -224,7 +224,16 @@ describe('loadConfigFromString: a valid configuration', () => {
     assert.equal(config.secret, undefined);
     assert.equal(config.dataDir, join(dir, 'data'));
     assert.deepEqual(config.log, { level: 'info', file: undefined });
-    assert.deepEqual(config.guards.chain, ['acl', 'bans', 'flood', 'scanner', 'sanity']);
+    assert.deepEqual(config.guards.chain, [
+      'acl',
+      'bans',
+      'flood',
+      'scanner',
+      'sanity',
+      'brute_force',
+      'dial_scan',
+      'fraud',
+    ]);
     assert.deepEqual(config.guards.flood, {
       mode: 'enforce',
       window: 2_000,

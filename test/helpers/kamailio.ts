@@ -1,0 +1,160 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Running, start, waitFor } from './process.js';
+
+export interface KamailioUser {
+  username: string;
+  password: string;
+}
+
+export interface KamailioOptions {
+  /** Address and UDP port Kamailio listens on. */
+  ip: string;
+  port: number;
+  /** Subscribers (auth_db over db_text). */
+  users: readonly KamailioUser[];
+  /** Digest realm of the challenges. */
+  realm?: string;
+}
+
+export interface KamailioInstance {
+  run: Running;
+  dir: string;
+  /** SIGTERM to Kamailio's main process (by PID), then wait for it to exit. */
+  stop: () => Promise<number>;
+}
+
+export const KAMAILIO_MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules/';
+
+/**
+ * A real registrar that checks passwords: Kamailio with registrar + usrloc (in memory) and
+ * auth + auth_db reading the subscribers from a db_text table in a fresh temporary
+ * directory. REGISTER must authenticate (401 challenge, wrong password: 401 again); an
+ * unknown username is answered 404, as registrars that leak it do. INVITE, MESSAGE and
+ * OPTIONS to a user are looked up in the location table: 404 when not registered.
+ * Runs in the foreground (`-DD -E`), stopped by its PID.
+ */
+export async function startKamailio(o: KamailioOptions): Promise<KamailioInstance> {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwarden-kamailio-'));
+  const db = join(dir, 'db');
+  mkdirSync(db);
+  writeFileSync(
+    join(db, 'version'),
+    'table_name(string) table_version(int) \nsubscriber:7\nlocation:9\nlocation_attrs:1\n',
+  );
+  writeFileSync(
+    join(db, 'subscriber'),
+    `id(int,auto) username(string) domain(string) password(string) ha1(string,null) ha1b(string,null) \n${o.users
+      .map((u, i) => `${i + 1}:${u.username}:${o.realm ?? 'sipwarden.test'}:${u.password}::\n`)
+      .join('')}`,
+  );
+  const cfg = join(dir, 'kamailio.cfg');
+  writeFileSync(cfg, config(`text://${db}`, o.realm ?? 'sipwarden.test'));
+  const run = start('kamailio', [
+    '-f',
+    cfg,
+    '-DD',
+    '-E',
+    '-m',
+    '64',
+    '-M',
+    '8',
+    '-Y',
+    dir,
+    '-l',
+    `udp:${o.ip}:${o.port}`,
+  ]);
+  await waitFor(
+    () => /INFO: .*(init_child|main)|listening on/.test(run.output()) || run.proc.exitCode !== null,
+    'kamailio to start',
+    15_000,
+  );
+  if (run.proc.exitCode !== null) throw new Error(`kamailio exited early:\n${run.output()}`);
+  // The workers are forked after the listening line: give them a moment.
+  await new Promise((r) => setTimeout(r, 300));
+  return {
+    run,
+    dir,
+    stop: async () => {
+      run.signal('SIGTERM');
+      return run.exited;
+    },
+  };
+}
+
+function config(dbUrl: string, realm: string): string {
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+memdbg=5
+memlog=5
+children=2
+disable_tcp=yes
+auto_aliases=no
+dns=no
+rev_dns=no
+use_dns_cache=off
+server_signature=no
+
+mpath="${KAMAILIO_MODULES}"
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "db_text.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("auth_db", "db_url", "${dbUrl}")
+modparam("auth_db", "calculate_ha1", yes)
+modparam("auth_db", "password_column", "password")
+modparam("auth_db", "load_credentials", "")
+modparam("auth_db", "use_domain", 0)
+
+request_route {
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (is_method("ACK")) {
+		if (t_check_trans()) t_relay();
+		exit;
+	}
+	if (is_method("REGISTER")) {
+		auth_check("${realm}", "subscriber", "0");
+		$var(rc) = $rc;
+		if ($var(rc) == -3) {
+			# Unknown username: a registrar that tells (sipwarden hides it).
+			sl_send_reply("404", "Not Found");
+			exit;
+		}
+		if ($var(rc) < 0) {
+			auth_challenge("${realm}", "0");
+			exit;
+		}
+		consume_credentials();
+		if (!save("location")) sl_reply_error();
+		exit;
+	}
+	if (is_method("INVITE|MESSAGE|OPTIONS") && $rU != $null) {
+		if (!lookup("location")) {
+			sl_send_reply("404", "Not Found");
+			exit;
+		}
+		t_relay();
+		exit;
+	}
+	sl_send_reply("200", "OK");
+}
+`;
+}
