@@ -29,6 +29,7 @@ import { hostAddress, type SipUri } from '../sip/uri.js';
 import { parseVia, type Via } from '../sip/via.js';
 import type { MessageWriter } from '../sip/writer.js';
 import type { CompiledHygiene } from './hygiene.js';
+import { TwoGenerationMemo } from './memo.js';
 import { looksLikeToken, type TopologyTokens } from './token.js';
 
 /** Via parameter holding the folded Vias. */
@@ -71,6 +72,8 @@ export interface OwnContact {
 
 export class TopologyHider {
   private readonly markKey: Buffer;
+  /** Call-ID -> its mark: a dialog's messages repeat the same Call-ID. */
+  private readonly marks = new TwoGenerationMemo(4096);
   private readonly internal: ReadonlySet<string>;
 
   constructor(
@@ -351,6 +354,8 @@ export class TopologyHider {
 
   /** `~` and 8 base32 characters of a keyed hash of the outside Call-ID. */
   private mark(id: string): string {
+    const known = this.marks.get(id);
+    if (known !== undefined) return known;
     const h = createHmac('sha256', this.markKey).update(id).digest();
     // 40 bits, five bits per character.
     let bits = h.readUIntBE(0, 5);
@@ -359,7 +364,9 @@ export class TopologyHider {
       s = MARK_ALPHABET[bits % 32]! + s;
       bits = Math.floor(bits / 32);
     }
-    return MARK_SEPARATOR + s;
+    const mark = MARK_SEPARATOR + s;
+    this.marks.set(id, mark);
+    return mark;
   }
 }
 
