@@ -4,13 +4,14 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULTS, loadConfig } from '../config/index.js';
+import { DEFAULTS, loadConfig } from '../config/index.js';
 import { recordJson, recordsCsv, recordsJson } from '../honeypot/export.js';
 import { attacksFile } from '../honeypot/open.js';
 import type { AttackRecord } from '../honeypot/records.js';
 import { ATTACKS_FILE, SqliteAttackStore } from '../honeypot/records-sqlite.js';
 import { sanitize } from '../log/sanitize.js';
 import { normalizeIp } from '../net/cidr.js';
+import { FAILED, OK, reportFailure, USAGE, UsageError } from './common.js';
 
 export const ATTACKS_USAGE = `Usage: sipwarden attacks <command> [--config FILE | --db FILE] [options]
 
@@ -29,12 +30,6 @@ Options:
   --format F      'export' format: json or csv (default json)
 
 Exit status: 0 done, 1 not found or failed, 2 usage error.`;
-
-const OK = 0;
-const FAILED = 1;
-const USAGE = 2;
-
-class UsageError extends Error {}
 
 function file(config: string | undefined, db: string | undefined): string {
   if (config !== undefined && db !== undefined) throw new UsageError('give --config or --db, not both');
@@ -158,13 +153,7 @@ export function attacksCommand(
       store.close();
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
-      const usage = e instanceof UsageError ? "\nRun 'sipwarden attacks --help' for usage." : '';
-      err(`sipwarden attacks: ${e.message}${usage}`);
-      return USAGE;
-    }
-    err(`sipwarden attacks: ${(e as Error).message}`);
-    return FAILED;
+    return reportFailure('attacks', e, err);
   }
 }
 

@@ -5,11 +5,12 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDuration } from '../config/duration.js';
-import { ConfigError, DEFAULTS, loadConfig, parseDuration } from '../config/index.js';
+import { DEFAULTS, loadConfig, parseDuration } from '../config/index.js';
 import { sanitize } from '../log/sanitize.js';
 import { parseCidr } from '../net/cidr.js';
 import { SqliteBanStore } from '../store/sqlite.js';
 import type { Ban } from '../store/types.js';
+import { FAILED, OK, reportFailure, USAGE, UsageError } from './common.js';
 
 export const BANS_USAGE = `Usage: sipwarden bans <command> [--config FILE | --db FILE] [options]
 
@@ -44,11 +45,6 @@ export const MAX_REASON_LENGTH = 200;
 const DEFAULT_REASON = 'banned by an operator';
 
 /** Exit codes. */
-const OK = 0;
-const FAILED = 1;
-const USAGE = 2;
-
-class UsageError extends Error {}
 
 /**
  * Operator text made fit to store and print: control characters (C0, DEL, C1), line and
@@ -242,13 +238,7 @@ export function bansCommand(
       throw new UsageError('--reason is empty once control characters are removed');
     return run(command, target, { db, length, reason, json: values.json === true }, out, err);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
-      const usage = e instanceof UsageError ? "\nRun 'sipwarden bans --help' for usage." : '';
-      err(`sipwarden bans: ${e.message}${usage}`);
-      return USAGE;
-    }
-    err(`sipwarden bans: ${(e as Error).message}`);
-    return FAILED;
+    return reportFailure('bans', e, err);
   }
 }
 

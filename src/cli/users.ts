@@ -9,8 +9,9 @@ import { parseArgs } from 'node:util';
 import { computeHa1 } from '../auth/digest.js';
 import { nameProblem } from '../auth/users.js';
 import { deleteUser, listUsers, openUsersDatabase, putUser } from '../auth/users-store.js';
-import { ConfigError, DEFAULTS, loadConfig } from '../config/index.js';
+import { DEFAULTS, loadConfig } from '../config/index.js';
 import { sanitize } from '../log/sanitize.js';
+import { FAILED, OK, reportFailure, USAGE, UsageError } from './common.js';
 
 export const USERS_USAGE = `Usage: sipwarden users <command> [--config FILE | --db FILE] [options]
 
@@ -37,12 +38,6 @@ Options:
   --json             'list' as JSON
 
 Exit status: 0 done, 1 not found or failed, 2 usage error.`;
-
-const OK = 0;
-const FAILED = 1;
-const USAGE = 2;
-
-class UsageError extends Error {}
 
 const COMMANDS: Record<string, { options: readonly string[]; user: boolean }> = {
   add: { options: ['realm', 'password-stdin'], user: true },
@@ -172,13 +167,7 @@ export async function usersCommand(
       db.close();
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
-      const usage = e instanceof UsageError ? "\nRun 'sipwarden users --help' for usage." : '';
-      err(`sipwarden users: ${e.message}${usage}`);
-      return USAGE;
-    }
-    err(`sipwarden users: ${(e as Error).message}`);
-    return FAILED;
+    return reportFailure('users', e, err);
   }
 }
 

@@ -272,7 +272,7 @@ export class SipProxy {
   // ---- requests ------------------------------------------------------------------------
 
   /** Common checks: Max-Forwards (483) and loops (482). Returns the branch to use, or undefined. */
-  private precheck(msg: SipMessage, peer: Peer): string | undefined {
+  private precheck(msg: SipMessage, peer: Peer, insideCallId: string = msg.callId): string | undefined {
     const mf = msg.maxForwards!;
     if (mf === 0) {
       if (msg.method !== 'ACK') this.reply(msg, peer, 483, 'Too Many Hops');
@@ -286,7 +286,7 @@ export class SipProxy {
       this.transports.send(peer, buildReply(msg, 420, 'Bad Extension', [`Unsupported: ${proxyRequire.join(', ')}`]));
       return undefined;
     }
-    const branch = this.branchFor(msg);
+    const branch = this.branchFor(msg, insideCallId);
     if (this.hasOwnVia(msg, branch)) {
       if (msg.method !== 'ACK') this.reply(msg, peer, 482, 'Loop Detected');
       else this.stats.count(this.stats.dropped, 'loop');
@@ -297,7 +297,9 @@ export class SipProxy {
 
   /** `forced`: the external honeypot, instead of an upstream target. */
   private requestFromOutside(msg: SipMessage, peer: Peer, forced?: Destination): void {
-    const branch = this.precheck(msg, peer);
+    const topo = this.options.topology;
+    const insideCallId = topo === undefined ? msg.callId : topo.insideCallId(msg.callId);
+    const branch = this.precheck(msg, peer, insideCallId);
     if (branch === undefined) return;
     const w = new MessageWriter(msg);
     // Flow tokens only steer requests from the inside: the outside always goes upstream.
@@ -309,7 +311,6 @@ export class SipProxy {
     const { remaining } = popped;
     this.options.rewriteOutside?.(msg, w);
     let requestUri = msg.requestUri;
-    const topo = this.options.topology;
     if (topo !== undefined) {
       // Put back what topology hiding sealed: the PBX's Contact (now the Request-URI), the Call-ID.
       if (this.isOwnUri(requestUri)) {
@@ -323,7 +324,7 @@ export class SipProxy {
           requestUri = parseUri(original, 0, original.length, 'request-uri', 'Request-URI');
         }
       }
-      topo.callIdIn(msg, w);
+      topo.callIdIn(msg, w, insideCallId);
       applyHygiene(msg, w, topo.inHygiene, { fromTrusted: false });
     }
 
@@ -654,7 +655,7 @@ export class SipProxy {
    * sipwarden gets the same branch and is caught as a loop (482), while a spiral (another
    * Request-URI) is not.
    */
-  private branchFor(msg: SipMessage): string {
+  private branchFor(msg: SipMessage, insideCallId: string): string {
     const bottom = this.hasSeveralVias(msg) ? msg.vias[msg.vias.length - 1]! : msg.topVia;
     const b = bottom.branch;
     const cookie = b?.startsWith('z9hG4bK') === true;
@@ -663,8 +664,8 @@ export class SipProxy {
       b ?? '',
       `${bottom.host}:${bottom.port ?? ''}`,
       msg.requestUriText,
-      // Topology hiding changes the Call-ID as it crosses: hash the inside's form.
-      this.options.topology === undefined ? msg.callId : this.options.topology.insideCallId(msg.callId),
+      // Topology hiding changes the Call-ID as it crosses: the inside's form on both sides.
+      insideCallId,
       // RFC 2543 clients' branches are not unique: add the From tag for them.
       cookie ? String(msg.cseq.seq) : `${msg.cseq.seq}|${msg.from.tag}`,
     );

@@ -14,8 +14,10 @@ export function buildTopologyHider(config: Config): TopologyHider | undefined {
   const key = ensureTopologyKey(t.key === undefined ? undefined : Buffer.from(t.key, 'hex'), config.dataDir);
   const previous = t.previousKeys.map((p) => ({ key: Buffer.from(p.key, 'hex'), until: p.until }));
   const tokens = new TopologyTokens({ current: key, previous });
+  // Single trusted addresses are inside hosts too; trusted networks cannot be told by their text.
+  const trustedHosts = config.trusted.filter((c) => !c.includes('/'));
   const internalHosts = [
-    ...new Set([...config.upstreams.flatMap((u) => u.targets.map((e) => e.host)), ...t.internalHosts]),
+    ...new Set([...config.upstreams.flatMap((u) => u.targets.map((e) => e.host)), ...trustedHosts, ...t.internalHosts]),
   ];
   return new TopologyHider(
     tokens,

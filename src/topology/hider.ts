@@ -18,7 +18,8 @@
  *   uses it again (a BYE, a NOTIFY) sipwarden recognises it and takes the suffix off instead
  *   of sealing it.
  */
-import { createHmac, hkdfSync } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
+import { hash53 } from '../proxy/branch.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
@@ -29,7 +30,6 @@ import { hostAddress, type SipUri } from '../sip/uri.js';
 import { parseVia, type Via } from '../sip/via.js';
 import type { MessageWriter } from '../sip/writer.js';
 import type { CompiledHygiene } from './hygiene.js';
-import { TwoGenerationMemo } from './memo.js';
 import { looksLikeToken, type TopologyTokens } from './token.js';
 
 /** Via parameter holding the folded Vias. */
@@ -47,6 +47,7 @@ const KIND_CALL_ID = 'i';
 const MARK_SEPARATOR = '~';
 const MARK_LENGTH = 8;
 const MARK_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+const MARK_MODULUS = 2 ** (5 * MARK_LENGTH);
 
 export interface TopologyHiderOptions {
   /** Hide Call-IDs made on the inside. */
@@ -71,9 +72,9 @@ export interface OwnContact {
 }
 
 export class TopologyHider {
-  private readonly markKey: Buffer;
-  /** Call-ID -> its mark: a dialog's messages repeat the same Call-ID. */
-  private readonly marks = new TwoGenerationMemo(4096);
+  private readonly markSeed: number;
+  /** Lower-case inside hosts as text, for a cheap look at a header before parsing it. */
+  private readonly internalTexts: readonly string[];
   private readonly internal: ReadonlySet<string>;
 
   constructor(
@@ -81,8 +82,9 @@ export class TopologyHider {
     readonly options: TopologyHiderOptions,
     key: Buffer,
   ) {
-    this.markKey = Buffer.from(hkdfSync('sha256', key, 'sipwarden topology', 'call-id mark', 32));
+    this.markSeed = Buffer.from(hkdfSync('sha256', key, 'sipwarden topology', 'call-id mark', 4)).readUInt32BE(0);
     this.internal = new Set(options.internalHosts.map((h) => hostAddress(h.trim()).toLowerCase().replace(/\.$/, '')));
+    this.internalTexts = [...this.internal];
   }
 
   /** Whether a host (lower case, no brackets) is one of the configured inside hosts. */
@@ -145,6 +147,14 @@ export class TopologyHider {
   hideResponseRecordRoute(msg: SipMessage, w: MessageWriter, isOwn: (uri: SipUri) => boolean): boolean {
     if (msg.findHeaderId(H.RecordRoute) === -1) return true;
     const entries = collectEntries(msg, H.RecordRoute);
+    // Commonly sipwarden's entry is the top one: nothing internal above it.
+    if (isOwn(parseNameAddr(entries[0]!, 0, entries[0]!.length, 'Record-Route').uri)) {
+      let more = false;
+      for (let i = 1; i < entries.length && !more; i++) {
+        more = isOwn(parseNameAddr(entries[i]!, 0, entries[i]!.length, 'Record-Route').uri);
+      }
+      if (!more) return true;
+    }
     let own = -1;
     for (let i = entries.length - 1; i >= 0; i--) {
       if (isOwn(parseNameAddr(entries[i]!, 0, entries[i]!.length, 'Record-Route').uri)) {
@@ -256,20 +266,64 @@ export class TopologyHider {
     ownHostPort: string,
     isInternal: (host: string) => boolean,
   ): void {
-    for (const name of IDENTITY_HEADERS) {
-      for (let k = msg.findHeader(name); k !== -1; k = msg.findHeader(name, k + 1)) {
-        const value = msg.headerValueAt(k);
-        let changed = false;
-        const parts: string[] = [];
-        for (const [a, b] of splitList(value)) {
-          const element = value.slice(a, b);
-          const rewritten = rewriteInternalHost(element, name, ownHostPort, isInternal);
-          parts.push(rewritten ?? element);
-          if (rewritten !== undefined) changed = true;
-        }
-        if (changed) w.replace(k, parts.join(', '));
+    // From and To: parsed only when the text names an inside host at all.
+    if (msg.fromAt !== -1 && this.mentionsInside(msg.headerValueAt(msg.fromAt))) {
+      if (isInternal(hostAddress(msg.from.uri.host).toLowerCase())) {
+        this.rewriteIdentityLine(msg, w, msg.fromAt, 'From', ownHostPort, isInternal);
       }
     }
+    if (msg.toAt !== -1 && this.mentionsInside(msg.headerValueAt(msg.toAt))) {
+      if (isInternal(hostAddress(msg.to.uri.host).toLowerCase())) {
+        this.rewriteIdentityLine(msg, w, msg.toAt, 'To', ownHostPort, isInternal);
+      }
+    }
+    const n = msg.headerCount;
+    for (let k = 0; k < n; k++) {
+      const id = msg.headerIdAt(k);
+      if (id === H.ReferredBy) {
+        if (this.mentionsInside(msg.headerValueAt(k))) {
+          this.rewriteIdentityLine(msg, w, k, 'Referred-By', ownHostPort, isInternal);
+        }
+      } else if (id === H.Other) {
+        const name = msg.headerNameAt(k);
+        if (
+          OTHER_IDENTITY_LENGTHS.has(name.length) &&
+          OTHER_IDENTITY_HEADERS.has(name.toLowerCase()) &&
+          this.mentionsInside(msg.headerValueAt(k))
+        ) {
+          this.rewriteIdentityLine(msg, w, k, name, ownHostPort, isInternal);
+        }
+      }
+    }
+  }
+
+  /** Whether a header value contains one of the inside hosts' text (case-insensitive for names). */
+  private mentionsInside(value: string): boolean {
+    const texts = this.internalTexts;
+    if (texts.length === 0) return false;
+    const lower = value.toLowerCase();
+    for (let i = 0; i < texts.length; i++) if (lower.includes(texts[i]!)) return true;
+    return false;
+  }
+
+  private rewriteIdentityLine(
+    msg: SipMessage,
+    w: MessageWriter,
+    k: number,
+    name: string,
+    ownHostPort: string,
+    isInternal: (host: string) => boolean,
+  ): void {
+    const value = msg.headerValueAt(k);
+    let changed = false;
+    const parts: string[] = [];
+    for (const [a, b] of splitList(value)) {
+      const element = value.slice(a, b);
+      const rewritten = rewriteInternalHost(element, name, ownHostPort, isInternal);
+      parts.push(rewritten ?? element);
+      if (rewritten !== undefined) changed = true;
+    }
+    if (changed) w.replace(k, parts.join(', '));
   }
 
   // ---- Call-ID ----------------------------------------------------------------------------
@@ -312,17 +366,8 @@ export class TopologyHider {
   }
 
   /** Call-ID of a message coming in: a token is opened, anything else is marked as the outside's. */
-  callIdIn(msg: SipMessage, w: MessageWriter): void {
-    if (!this.options.callId) return;
-    const id = msg.callId;
-    if (looksLikeToken(id)) {
-      const plain = this.open(KIND_CALL_ID, id);
-      if (plain !== undefined) {
-        w.replace(msg.callIdAt, plain);
-        return;
-      }
-    }
-    w.replace(msg.callIdAt, id + this.mark(id));
+  callIdIn(msg: SipMessage, w: MessageWriter, inside: string = this.insideCallId(msg.callId)): void {
+    if (inside !== msg.callId) w.replace(msg.callIdAt, inside);
   }
 
   // ---- header hygiene ---------------------------------------------------------------------
@@ -352,35 +397,34 @@ export class TopologyHider {
     return plain.slice(1);
   }
 
-  /** `~` and 8 base32 characters of a keyed hash of the outside Call-ID. */
+  /**
+   * `~` and 8 base32 characters of a keyed hash of the outside Call-ID. The mark never leaves
+   * for the outside (it is taken off on the way out), so a fast seeded hash serves: it only has
+   * to keep the PBX's own Call-IDs from looking marked by accident (1 in 2^40).
+   */
   private mark(id: string): string {
-    const known = this.marks.get(id);
-    if (known !== undefined) return known;
-    const h = createHmac('sha256', this.markKey).update(id).digest();
-    // 40 bits, five bits per character.
-    let bits = h.readUIntBE(0, 5);
+    let bits = hash53(id, this.markSeed) % MARK_MODULUS;
     let s = '';
     for (let i = 0; i < MARK_LENGTH; i++) {
       s = MARK_ALPHABET[bits % 32]! + s;
       bits = Math.floor(bits / 32);
     }
-    const mark = MARK_SEPARATOR + s;
-    this.marks.set(id, mark);
-    return mark;
+    return MARK_SEPARATOR + s;
   }
 }
 
-/** Headers whose name-addrs name a party, where a PBX writes its own address. */
-const IDENTITY_HEADERS = [
-  'From',
-  'To',
-  'P-Asserted-Identity',
-  'P-Preferred-Identity',
-  'Remote-Party-ID',
-  'Diversion',
-  'Referred-By',
-  'History-Info',
-];
+/**
+ * Headers besides From, To and Referred-By whose name-addrs name a party, where a PBX writes
+ * its own address (lower case; they have no compact form).
+ */
+const OTHER_IDENTITY_HEADERS: ReadonlySet<string> = new Set([
+  'p-asserted-identity',
+  'p-preferred-identity',
+  'remote-party-id',
+  'diversion',
+  'history-info',
+]);
+const OTHER_IDENTITY_LENGTHS: ReadonlySet<number> = new Set([...OTHER_IDENTITY_HEADERS].map((n) => n.length));
 
 /** One name-addr with an internal host replaced by `ownHostPort`, or undefined when unchanged. */
 function rewriteInternalHost(
@@ -412,6 +456,7 @@ function rewriteInternalHost(
     hostEnd++;
     while (hostEnd < uri.length && uri.charCodeAt(hostEnd) >= 0x30 && uri.charCodeAt(hostEnd) <= 0x39) hostEnd++;
   }
+  if (uri.slice(hostStart, hostEnd) === ownHostPort) return undefined; // names sipwarden already
   const out = uri.slice(0, hostStart) + ownHostPort + uri.slice(hostEnd);
   return element.slice(0, span.start) + out + element.slice(span.end);
 }

@@ -5,9 +5,7 @@
  * their configuration.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError } from '../config/errors.js';
+import { privateFileError, readOrCreatePrivateFile } from '../config/private-file.js';
 
 export const TOPOLOGY_KEY_FILE = 'topology.key';
 export const TOPOLOGY_KEY_BYTES = 32;
@@ -27,38 +25,11 @@ export function parseTopologyKey(text: string): Buffer | undefined {
  */
 export function ensureTopologyKey(configured: Buffer | undefined, dataDir: string): Buffer {
   if (configured !== undefined) return configured;
-  const file = join(dataDir, TOPOLOGY_KEY_FILE);
-  const fail = (message: string, cause?: unknown): never => {
-    throw new ConfigError([{ file, line: undefined, path: '', flag: undefined, message }], { cause });
-  };
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    fail(`cannot create the data directory: ${(err as Error).message}`, err);
-  }
-  let fd: number | undefined;
-  try {
-    // 'wx': of several processes starting at once, one creates the key and the others read it.
-    fd = openSync(file, 'wx', 0o600);
-    const key = randomBytes(TOPOLOGY_KEY_BYTES);
-    writeSync(fd, `${key.toString('hex')}\n`);
-    chmodSync(file, 0o600);
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') fail(`cannot create: ${(err as Error).message}`, err);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-  let text = '';
-  try {
-    fd = openSync(file, 'r');
-    if ((fstatSync(fd).mode & 0o077) !== 0) fail('must not be accessible by group or others (chmod 600)');
-    text = readFileSync(fd, 'utf8');
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    fail(`cannot read: ${(err as Error).message}`, err);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-  return parseTopologyKey(text) ?? fail('must hold 32 bytes as 64 hex digits (delete it to have a new one made)');
+  const { file, text } = readOrCreatePrivateFile(dataDir, TOPOLOGY_KEY_FILE, () =>
+    randomBytes(TOPOLOGY_KEY_BYTES).toString('hex'),
+  );
+  return (
+    parseTopologyKey(text) ??
+    privateFileError(file, 'must hold 32 bytes as 64 hex digits (delete it to have a new one made)')
+  );
 }
