@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { AuthDeps } from './auth/guard.js';
-import { AuthOutcomes } from './auth/outcomes.js';
+import { type AuthOutcome, AuthOutcomes } from './auth/outcomes.js';
 import { CredentialStripper } from './auth/strip.js';
 import { buildTrustedSet, ensureSecret } from './config/index.js';
 import type { Config, ListenConfig } from './config/types.js';
@@ -12,7 +12,7 @@ import { FirewallSync } from './firewall/sync.js';
 import { GuardBuilder } from './guards/build.js';
 import type { GuardChain } from './guards/chain.js';
 import { EventStream } from './guards/events.js';
-import type { SecurityEvent } from './guards/types.js';
+import type { ReplySpec, SecurityEvent } from './guards/types.js';
 import type { Honeypot } from './honeypot/honeypot.js';
 import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
@@ -158,7 +158,8 @@ export class Server {
     try {
       guards = new GuardBuilder({ events, store, log, identity, auth });
       chain = guards.build(config.guards);
-      feedEdgeAuthFailures(outcomes, guards);
+      const builder = guards;
+      auth.judge = (o) => judgeEdgeAuth(o, builder);
     } catch (err) {
       store.close();
       await transports.close();
@@ -396,19 +397,21 @@ function proxyOptions(
 
 /**
  * sipwarden's own digest checks count as authentication attempts for brute_force, as the
- * upstream's answers do: wrong passwords, unknown users and replays are failures (three ban
- * the source), a success marks the source known-good for the user.
+ * upstream's answers do: wrong passwords, unknown users and replays are failures (the one that
+ * bans the source is answered `403 Try later` instead of a new challenge), a success marks the
+ * source known-good for the user.
  */
-function feedEdgeAuthFailures(outcomes: AuthOutcomes, guards: GuardBuilder): void {
-  outcomes.on((o) => {
-    if (o.monitor) return;
-    const bruteForce = guards.bruteForce;
-    if (bruteForce === undefined) return;
-    if (o.outcome === 'success') bruteForce.recordSuccess(o.source, o.user ?? '', o.realm, o.time);
-    else if (o.outcome === 'failure' || o.outcome === 'unknown-user' || o.outcome === 'replay') {
-      bruteForce.recordFailure(o.source, o.user ?? '', o.realm, o.time, o.method);
-    }
-  });
+function judgeEdgeAuth(o: AuthOutcome, guards: GuardBuilder): ReplySpec | undefined {
+  const bruteForce = guards.bruteForce;
+  if (bruteForce === undefined) return undefined;
+  if (o.outcome === 'success') {
+    bruteForce.recordSuccess(o.source, o.user ?? '', o.realm, o.time);
+    return undefined;
+  }
+  if (o.outcome === 'failure' || o.outcome === 'unknown-user' || o.outcome === 'replay') {
+    return bruteForce.recordFailure(o.source, o.user ?? '', o.realm, o.time, o.method);
+  }
+  return undefined;
 }
 
 /** Builds the upstreams, resolving targets given by hostname once (at start and reload). */

@@ -44,28 +44,24 @@ const isOwn = (uri: SipUri) => uri.host === '203.0.113.10';
 const isInternal = (host: string) => host === '10.1.2.3' || host === '10.1.2.9';
 
 function hider(memo: number): TopologyHider {
-  return new TopologyHider(
-    new TopologyTokens({ current: KEY }, { memo }),
-    {
-      callId: true,
-      out: compileHygiene({
-        server: 'remove',
-        userAgent: 'remove',
-        remove: [],
-        stripAssertedIdentityFromUntrusted: false,
-        internalHosts: ['10.1.2.3'],
-      }),
-      in: compileHygiene({
-        server: 'keep',
-        userAgent: 'keep',
-        remove: [],
-        stripAssertedIdentityFromUntrusted: true,
-        internalHosts: [],
-      }),
+  return new TopologyHider(new TopologyTokens({ current: KEY }, { memo }), {
+    callId: true,
+    out: compileHygiene({
+      server: 'remove',
+      userAgent: 'remove',
+      remove: [],
+      stripAssertedIdentityFromUntrusted: false,
       internalHosts: ['10.1.2.3'],
-    },
-    KEY,
-  );
+    }),
+    in: compileHygiene({
+      server: 'keep',
+      userAgent: 'keep',
+      remove: [],
+      stripAssertedIdentityFromUntrusted: true,
+      internalHosts: [],
+    }),
+    internalHosts: ['10.1.2.3'],
+  });
 }
 
 const SDP =

@@ -22,7 +22,7 @@ import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
 import { algorithmNamed, computeResponse, type DigestAlgorithm, hashOf, responsesEqual } from './digest.js';
 import { NonceCodec, nonceKey } from './nonce.js';
-import { type AuthOutcomeKind, AuthOutcomes, type AuthReason } from './outcomes.js';
+import { type AuthOutcome, type AuthOutcomeKind, AuthOutcomes, type AuthReason } from './outcomes.js';
 import { NonceCountTable } from './replay.js';
 import type { CredentialStripper } from './strip.js';
 import { ha1Of, type UserDirectory } from './users.js';
@@ -40,6 +40,11 @@ export interface AuthDeps {
   /** The top-level secret (config or data_dir), for the nonce key when guards.auth.secret is unset. */
   readonly secret: () => string;
   readonly log: AuthLogger;
+  /**
+   * Counts each outcome against the source (brute_force) and may answer a failed attempt
+   * itself, e.g. `403 Try later` when it banned the source; set by the server.
+   */
+  judge?: (outcome: AuthOutcome) => ReplySpec | undefined;
 }
 
 const WIRE_NAMES: Record<AuthAlgorithmName, DigestAlgorithm> = {
@@ -231,12 +236,12 @@ export class AuthGuard implements Guard {
     reason: AuthReason,
     stale: boolean,
   ): Verdict {
-    this.report(source, now, realm, user, outcome, reason, msg.method);
+    const answer = this.report(source, now, realm, user, outcome, reason, msg.method);
     return {
       action: 'reply',
       rule: reason,
       detail: user ?? '',
-      reply: this.challenge(msg.method, now, source, realm, stale),
+      reply: answer ?? this.challenge(msg.method, now, source, realm, stale),
     };
   }
 
@@ -275,10 +280,11 @@ export class AuthGuard implements Guard {
     outcome: AuthOutcomeKind,
     reason: AuthReason,
     method: string,
-  ): void {
+  ): ReplySpec | undefined {
     const out = this.deps.outcomes;
-    if (out.listenerCount === 0) return;
-    out.emit({
+    const judge = this.deps.judge;
+    if (out.listenerCount === 0 && judge === undefined) return undefined;
+    const o: AuthOutcome = {
       time: now,
       source: { transport: source.transport, address: source.address, port: source.port, family: source.family },
       user,
@@ -287,7 +293,9 @@ export class AuthGuard implements Guard {
       reason,
       method,
       monitor: this.monitor,
-    });
+    };
+    if (out.listenerCount > 0) out.emit(o);
+    return this.monitor || judge === undefined ? undefined : judge(o);
   }
 
   close(): void {

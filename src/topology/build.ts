@@ -19,26 +19,22 @@ export function buildTopologyHider(config: Config): TopologyHider | undefined {
   const internalHosts = [
     ...new Set([...config.upstreams.flatMap((u) => u.targets.map((e) => e.host)), ...trustedHosts, ...t.internalHosts]),
   ];
-  return new TopologyHider(
-    tokens,
-    {
-      callId: t.callId,
-      out: compileHygiene({
-        server: t.out.server,
-        userAgent: t.out.userAgent,
-        remove: t.out.remove,
-        stripAssertedIdentityFromUntrusted: false,
-        internalHosts,
-      }),
-      in: compileHygiene({
-        server: t.in.server,
-        userAgent: t.in.userAgent,
-        remove: t.in.remove,
-        stripAssertedIdentityFromUntrusted: t.in.stripAssertedIdentity,
-        internalHosts: [],
-      }),
+  return new TopologyHider(tokens, {
+    callId: t.callId,
+    out: compileHygiene({
+      server: t.out.server,
+      userAgent: t.out.userAgent,
+      remove: t.out.remove,
+      stripAssertedIdentityFromUntrusted: false,
       internalHosts,
-    },
-    key,
-  );
+    }),
+    in: compileHygiene({
+      server: t.in.server,
+      userAgent: t.in.userAgent,
+      remove: t.in.remove,
+      stripAssertedIdentityFromUntrusted: t.in.stripAssertedIdentity,
+      internalHosts: [],
+    }),
+    internalHosts,
+  });
 }

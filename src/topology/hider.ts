@@ -18,7 +18,6 @@
  *   uses it again (a BYE, a NOTIFY) sipwarden recognises it and takes the suffix off instead
  *   of sealing it.
  */
-import { hkdfSync } from 'node:crypto';
 import { hash53 } from '../proxy/branch.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
@@ -48,6 +47,12 @@ const MARK_SEPARATOR = '~';
 const MARK_LENGTH = 8;
 const MARK_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const MARK_MODULUS = 2 ** (5 * MARK_LENGTH);
+/**
+ * The mark is not keyed: it must stay the same across key rotations and on every instance (the
+ * PBX keeps the marked Call-ID for the whole dialog), and it never leaves for the outside, so
+ * there is nothing to forge; it only keeps the PBX's own Call-IDs from looking marked by accident.
+ */
+const MARK_SEED = 0x5e1f_7a11;
 
 export interface TopologyHiderOptions {
   /** Hide Call-IDs made on the inside. */
@@ -72,7 +77,6 @@ export interface OwnContact {
 }
 
 export class TopologyHider {
-  private readonly markSeed: number;
   /** Lower-case inside hosts as text, for a cheap look at a header before parsing it. */
   private readonly internalTexts: readonly string[];
   private readonly internal: ReadonlySet<string>;
@@ -80,9 +84,7 @@ export class TopologyHider {
   constructor(
     private readonly tokens: TopologyTokens,
     readonly options: TopologyHiderOptions,
-    key: Buffer,
   ) {
-    this.markSeed = Buffer.from(hkdfSync('sha256', key, 'sipwarden topology', 'call-id mark', 4)).readUInt32BE(0);
     this.internal = new Set(options.internalHosts.map((h) => hostAddress(h.trim()).toLowerCase().replace(/\.$/, '')));
     this.internalTexts = [...this.internal];
   }
@@ -267,12 +269,12 @@ export class TopologyHider {
     isInternal: (host: string) => boolean,
   ): void {
     // From and To: parsed only when the text names an inside host at all.
-    if (msg.fromAt !== -1 && this.mentionsInside(msg.headerValueAt(msg.fromAt))) {
+    if (msg.fromAt !== -1 && this.mentionsInside(msg.headerValueAt(msg.fromAt), ownHostPort)) {
       if (isInternal(hostAddress(msg.from.uri.host).toLowerCase())) {
         this.rewriteIdentityLine(msg, w, msg.fromAt, 'From', ownHostPort, isInternal);
       }
     }
-    if (msg.toAt !== -1 && this.mentionsInside(msg.headerValueAt(msg.toAt))) {
+    if (msg.toAt !== -1 && this.mentionsInside(msg.headerValueAt(msg.toAt), ownHostPort)) {
       if (isInternal(hostAddress(msg.to.uri.host).toLowerCase())) {
         this.rewriteIdentityLine(msg, w, msg.toAt, 'To', ownHostPort, isInternal);
       }
@@ -281,7 +283,7 @@ export class TopologyHider {
     for (let k = 0; k < n; k++) {
       const id = msg.headerIdAt(k);
       if (id === H.ReferredBy) {
-        if (this.mentionsInside(msg.headerValueAt(k))) {
+        if (this.mentionsInside(msg.headerValueAt(k), ownHostPort)) {
           this.rewriteIdentityLine(msg, w, k, 'Referred-By', ownHostPort, isInternal);
         }
       } else if (id === H.Other) {
@@ -289,7 +291,7 @@ export class TopologyHider {
         if (
           OTHER_IDENTITY_LENGTHS.has(name.length) &&
           OTHER_IDENTITY_HEADERS.has(name.toLowerCase()) &&
-          this.mentionsInside(msg.headerValueAt(k))
+          this.mentionsInside(msg.headerValueAt(k), ownHostPort)
         ) {
           this.rewriteIdentityLine(msg, w, k, name, ownHostPort, isInternal);
         }
@@ -297,11 +299,18 @@ export class TopologyHider {
     }
   }
 
-  /** Whether a header value contains one of the inside hosts' text (case-insensitive for names). */
-  private mentionsInside(value: string): boolean {
+  /**
+   * Whether a header value contains one of the inside hosts' text (case-insensitive for names),
+   * other than as part of sipwarden's own host and port (the PBX may share sipwarden's address).
+   */
+  private mentionsInside(value: string, ownHostPort: string): boolean {
     const texts = this.internalTexts;
     if (texts.length === 0) return false;
-    const lower = value.toLowerCase();
+    let lower = value.toLowerCase();
+    let hit = false;
+    for (let i = 0; i < texts.length && !hit; i++) hit = lower.includes(texts[i]!);
+    if (!hit || !lower.includes(ownHostPort)) return hit;
+    lower = lower.split(ownHostPort).join(' ');
     for (let i = 0; i < texts.length; i++) if (lower.includes(texts[i]!)) return true;
     return false;
   }
@@ -397,13 +406,9 @@ export class TopologyHider {
     return plain.slice(1);
   }
 
-  /**
-   * `~` and 8 base32 characters of a keyed hash of the outside Call-ID. The mark never leaves
-   * for the outside (it is taken off on the way out), so a fast seeded hash serves: it only has
-   * to keep the PBX's own Call-IDs from looking marked by accident (1 in 2^40).
-   */
+  /** `~` and 8 base32 characters of a hash of the outside Call-ID (1 in 2^40 to look marked by accident). */
   private mark(id: string): string {
-    let bits = hash53(id, this.markSeed) % MARK_MODULUS;
+    let bits = hash53(id, MARK_SEED) % MARK_MODULUS;
     let s = '';
     for (let i = 0; i < MARK_LENGTH; i++) {
       s = MARK_ALPHABET[bits % 32]! + s;

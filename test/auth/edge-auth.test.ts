@@ -482,7 +482,7 @@ describe('edge auth: Node client', () => {
     assert.equal(await sw.stop(), 0);
   });
 
-  it('wrong passwords at the edge count for brute_force: the third bans the guesser, the phone goes on', async () => {
+  it('wrong passwords at the edge count for brute_force: the third gets 403 Try later and a ban, the phone goes on', async () => {
     const yaml = config('127.21.9.1:18520', '127.21.9.1:18530', 'users_file: users.txt').replace(
       'chain: [acl, bans, flood, scanner, sanity, auth]',
       'chain: [acl, bans, flood, scanner, sanity, brute_force, auth]',
@@ -515,7 +515,7 @@ describe('edge auth: Node client', () => {
       assert.equal(await attempt(phone, 'wonderland'), 200);
       assert.equal(await attempt(guesser, 'password1'), 401);
       assert.equal(await attempt(guesser, 'password2'), 401);
-      assert.equal(await attempt(guesser, 'password3'), 401);
+      assert.equal(await attempt(guesser, 'password3'), 403, 'the third failure is answered 403 Try later');
       await waitFor(() => sw.logs().some((l) => l.event === 'ban' && l.source === '127.21.9.66'), 'the ban line');
       assert.equal(await attempt(guesser, 'wonderland'), undefined, 'banned: not even challenged');
       assert.equal(await attempt(phone, 'wonderland'), 200, 'the phone is not locked out');

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseMessage } from '../../src/sip/parser.js';
 import { type Capture, captureLoopback } from '../helpers/capture.js';
+import { waitFor } from '../helpers/process.js';
 import { sipp } from '../helpers/sipp.js';
 import { type SipwardenInstance, startSipwarden } from '../helpers/sipwarden.js';
 import { sleep, UdpPeer } from '../helpers/udp.js';
@@ -237,6 +238,79 @@ describe('topology hiding end to end (sipp, capture of everything sent outside)'
       texts.some((t) => /^Call-ID: [a-z2-7]{47,}\r$/m.test(t)),
       "the PBX's own Call-ID went out as a token",
     );
+  });
+});
+
+describe('topology key rotation (SIGHUP)', () => {
+  it('a dialog made under the old key ends after a rotation; without the old key its tokens are refused', async () => {
+    const oldKey = 'a1'.repeat(32);
+    const newKey = 'b2'.repeat(32);
+    const base = (topology: string) =>
+      `log: { level: debug }\nlisten: [udp://${SW}:18950]\nupstreams:\n  - name: pbx\n    targets: [udp://${PBX}:18960]\n    ping: false\n${topology}`;
+    const sw = await startSipwarden(base(`topology: { key: "${oldKey}" }\n`), { listeners: 1 });
+    const pbx = sipp({ scenario: 'uas-call.xml', ip: PBX, port: 18960, calls: 2 });
+    await sleep(300);
+    const ua = await UdpPeer.bind(PHONE, 18955);
+    const reload = async (topology: string) => {
+      const before = sw.logs().filter((l) => l.event === 'reloaded').length;
+      writeFileSync(sw.configFile, `data_dir: ${sw.dir}/data\n${base(topology)}`);
+      sw.run.signal('SIGHUP');
+      await waitFor(() => sw.logs().filter((l) => l.event === 'reloaded').length > before, 'the reload');
+    };
+    try {
+      const req = (method: string, uri: string, cseq: number, callId: string, extra: string[]) =>
+        [
+          `${method} ${uri} SIP/2.0`,
+          `Via: SIP/2.0/UDP ${PHONE}:18955;branch=z9hG4bK-rot-${callId.replace(/[^a-z0-9]/gi, '')}-${method}-${cseq};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:alice@${PHONE}>;tag=r1`,
+          `Call-ID: ${callId}`,
+          `CSeq: ${cseq} ${method}`,
+          `Contact: <sip:alice@${PHONE}:18955>`,
+          ...extra,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n');
+      const call = async (callId: string) => {
+        const from = ua.received.length;
+        await ua.send(req('INVITE', `sip:svc@${SW}:18950`, 1, callId, ['To: <sip:svc@example.com>']), 18950, SW);
+        await waitForMessage(ua, (m) => m.startsWith('SIP/2.0 200') && m.includes(callId), from);
+        const ok = parseMessage(
+          Buffer.from(ua.received.slice(from).find((r) => r.data.startsWith('SIP/2.0 200'))!.data, 'latin1'),
+        );
+        const c = ok.contact;
+        assert.ok(c && !c.star);
+        const target = c.addresses[0]!.uriText;
+        const route = `Route: <${ok.recordRoutes[0]!.uriText}>`;
+        const to = `To: ${ok.header('To')}`;
+        await ua.send(req('ACK', target, 1, callId, [route, to]), 18950, SW);
+        return { target, route, to };
+      };
+      const first = await call('rot-1@127.23.0.2');
+      // New key; the old one still opens tokens for an hour.
+      await reload(
+        `topology:\n  key: "${newKey}"\n  previous_keys: [{ key: "${oldKey}", until: "${new Date(Date.now() + 3_600_000).toISOString()}" }]\n`,
+      );
+      const second = await call('rot-2@127.23.0.2');
+      assert.notEqual(second.target, first.target, 'new tokens are made under the new key');
+      let from = ua.received.length;
+      await ua.send(req('BYE', first.target, 2, 'rot-1@127.23.0.2', [first.route, first.to]), 18950, SW);
+      await waitForMessage(ua, (m) => m.startsWith('SIP/2.0 200') && m.includes('rot-1@127.23.0.2'), from);
+      // The old key removed: the first dialog's tokens are refused, the second's still open.
+      await reload(`topology: { key: "${newKey}" }\n`);
+      from = ua.received.length;
+      await ua.send(req('BYE', first.target, 3, 'rot-1@127.23.0.2', [first.route, first.to]), 18950, SW);
+      await waitForMessage(ua, (m) => m.startsWith('SIP/2.0 481') && m.includes('CSeq: 3 BYE'), from);
+      from = ua.received.length;
+      await ua.send(req('BYE', second.target, 2, 'rot-2@127.23.0.2', [second.route, second.to]), 18950, SW);
+      await waitForMessage(ua, (m) => m.startsWith('SIP/2.0 200') && m.includes('rot-2@127.23.0.2'), from);
+      const u = await pbx.result;
+      assert.equal(u.successful, 2, u.output);
+    } finally {
+      ua.close();
+      await sw.stop();
+    }
   });
 });
 

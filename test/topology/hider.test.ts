@@ -18,11 +18,12 @@ const NONE = compileHygiene({
 });
 
 function hider(key = KEY, callId = true): TopologyHider {
-  return new TopologyHider(
-    new TopologyTokens({ current: key }),
-    { callId, out: NONE, in: NONE, internalHosts: ['pbx.corp.example', '10.0.0.5'] },
-    key,
-  );
+  return new TopologyHider(new TopologyTokens({ current: key }), {
+    callId,
+    out: NONE,
+    in: NONE,
+    internalHosts: ['pbx.corp.example', '10.0.0.5'],
+  });
 }
 
 const SW = 'sw.example.com:5060';
