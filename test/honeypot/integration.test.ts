@@ -237,31 +237,34 @@ describe('honeypot: through sipwarden', () => {
     });
     const external = await UdpPeer.bind('127.20.0.8', 18292);
     const attacker = await UdpPeer.bind('127.20.3.1', 18293);
-    await attacker.send(optionsFrom('127.20.3.1', 18293, 'fw1'), 18290, '127.20.0.1');
-    await waitFor(() => external.received.length > 0, 'the forwarded OPTIONS');
-    const req = external.received[0]!.data;
-    assert.match(
-      req,
-      /^OPTIONS sip:100@127\.20\.0\.1 SIP\/2\.0\r\nVia: SIP\/2\.0\/UDP 127\.20\.0\.1:18290;branch=z9hG4bKsw/,
-    );
-    assert.match(req, /User-Agent: friendly-scanner/);
-    // The external honeypot answers to the top Via (sipwarden), which relays it to the attacker.
-    const vias = req.match(/^Via: .*\r$/gm)!.join('\n');
-    const head = req.split('\r\n\r\n')[0]!.split('\r\n');
-    const copy = head.filter((l) => /^(Via|From|To|Call-ID|CSeq):/.test(l));
-    await external.send(
-      `SIP/2.0 200 OK\r\n${copy.join('\r\n')}\r\nServer: FakePBX\r\nContent-Length: 0\r\n\r\n`,
-      18290,
-      '127.20.0.1',
-    );
-    await waitFor(() => attacker.received.length > 0, 'the relayed answer');
-    const answer = attacker.received[0]!.data;
-    assert.match(answer, /^SIP\/2\.0 200 OK/);
-    assert.match(answer, /Server: FakePBX/);
-    assert.ok(!answer.includes('127.20.0.8') && !answer.includes('18292'), answer);
-    assert.ok(vias.includes('127.20.0.1:18290'));
-    external.close();
-    attacker.close();
+    try {
+      await attacker.send(optionsFrom('127.20.3.1', 18293, 'fw1'), 18290, '127.20.0.1');
+      await waitFor(() => external.received.length > 0, 'the forwarded OPTIONS');
+      const req = external.received[0]!.data;
+      assert.match(
+        req,
+        /^OPTIONS sip:100@127\.20\.0\.1 SIP\/2\.0\r\nVia: SIP\/2\.0\/UDP 127\.20\.0\.1:18290;branch=z9hG4bKsw/,
+      );
+      assert.match(req, /User-Agent: friendly-scanner/);
+      // The external honeypot answers to the top Via (sipwarden), which relays it to the attacker.
+      const vias = req.match(/^Via: .*\r$/gm)!.join('\n');
+      const head = req.split('\r\n\r\n')[0]!.split('\r\n');
+      const copy = head.filter((l) => /^(Via|From|To|Call-ID|CSeq):/.test(l));
+      await external.send(
+        `SIP/2.0 200 OK\r\n${copy.join('\r\n')}\r\nServer: FakePBX\r\nContent-Length: 0\r\n\r\n`,
+        18290,
+        '127.20.0.1',
+      );
+      await waitFor(() => attacker.received.length > 0, 'the relayed answer');
+      const answer = attacker.received[0]!.data;
+      assert.match(answer, /^SIP\/2\.0 200 OK/);
+      assert.match(answer, /Server: FakePBX/);
+      assert.ok(!answer.includes('127.20.0.8') && !answer.includes('18292'), answer);
+      assert.ok(vias.includes('127.20.0.1:18290'));
+    } finally {
+      external.close();
+      attacker.close();
+    }
     assert.equal(await sw.stop(), 0);
     const stopped = sw.logs().find((l) => l.event === 'honeypot-stopped') as { honeypot: Record<string, number> };
     assert.equal(stopped.honeypot.forwarded, 1);
