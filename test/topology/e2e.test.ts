@@ -214,6 +214,60 @@ describe('topology hiding end to end (sipp, capture of everything sent outside)'
     }
   });
 
+  it('a 302 from the PBX: the phone follows the sealed Contact and the PBX gets its own URI back', async () => {
+    const pbx = await UdpPeer.bind(PBX, PBX_PORT);
+    const ua = await UdpPeer.bind(PHONE, 18906);
+    try {
+      const invite = (uri: string, cseq: number, branch: string) =>
+        [
+          `INVITE ${uri} SIP/2.0`,
+          `Via: SIP/2.0/UDP ${PHONE}:18906;branch=z9hG4bK-${branch};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:alice@${PHONE}>;tag=rd1`,
+          'To: <sip:sales@example.com>',
+          'Call-ID: redirect-1@127.23.0.2',
+          `CSeq: ${cseq} INVITE`,
+          `Contact: <sip:alice@${PHONE}:18906>`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n');
+      await ua.send(invite(`sip:sales@${SW}:${SW_PORT}`, 1, 'rd-1'), SW_PORT, SW);
+      await waitForMessage(pbx, (m) => m.startsWith('INVITE '));
+      const got = parseMessage(Buffer.from(pbx.received[0]!.data, 'latin1'));
+      const copy = ['Via', 'From', 'To', 'Call-ID', 'CSeq'].flatMap((h) => {
+        const out: string[] = [];
+        for (let k = got.findHeader(h); k !== -1; k = got.findHeader(h, k + 1))
+          out.push(`${h}: ${got.headerValueAt(k)}`);
+        return out;
+      });
+      const redirect = [
+        'SIP/2.0 302 Moved Temporarily',
+        ...copy.map((l) => (l.startsWith('To:') ? `${l};tag=pbx302` : l)),
+        `Contact: <sip:sales-queue@${PBX}:${PBX_PORT}>;q=0.9, <sip:sales-backup@pbx.internal.example>;q=0.5`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      await pbx.send(redirect, SW_PORT, SW);
+      await waitForMessage(ua, (m) => m.startsWith('SIP/2.0 302'));
+      const moved = parseMessage(Buffer.from(ua.matching('SIP/2.0 302')[0]!, 'latin1'));
+      const contact = moved.contact;
+      assert.ok(contact && !contact.star && contact.addresses.length === 2);
+      for (const a of contact.addresses) {
+        assert.equal(a.uri.host, SW);
+        assert.match(a.uri.user ?? '', /^[a-z][a-z2-7]{46,}$/);
+      }
+      assert.equal(contact.addresses[0]!.params.get('q'), '0.9', 'header parameters are kept');
+      // The phone tries the first target: sipwarden gives the PBX the URI it handed out.
+      await ua.send(invite(contact.addresses[0]!.uriText, 2, 'rd-2'), SW_PORT, SW);
+      await waitForMessage(pbx, (m) => m.startsWith(`INVITE sip:sales-queue@${PBX}:${PBX_PORT} SIP/2.0`));
+    } finally {
+      pbx.close();
+      ua.close();
+    }
+  });
+
   it('sent nothing internal to the outside (scan of the capture)', async () => {
     outside.push(...(await capture.stop()));
     assert.ok(outside.length >= 40, `captured ${outside.length} messages to the outside`);
