@@ -3,7 +3,6 @@
  * records file while sipwarden runs; it writes new observations within a second.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULTS, loadConfig } from '../config/index.js';
 import { recordJson, recordsCsv, recordsJson } from '../honeypot/export.js';
 import { attacksFile } from '../honeypot/open.js';
@@ -11,7 +10,7 @@ import type { AttackRecord } from '../honeypot/records.js';
 import { ATTACKS_FILE, SqliteAttackStore } from '../honeypot/records-sqlite.js';
 import { sanitize } from '../log/sanitize.js';
 import { normalizeIp } from '../net/cidr.js';
-import { FAILED, OK, reportFailure, USAGE, UsageError } from './common.js';
+import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
 
 export const ATTACKS_USAGE = `Usage: sipwarden attacks <command> [--config FILE | --db FILE] [options]
 
@@ -96,18 +95,9 @@ export function attacksCommand(
   out: (text: string) => void,
   err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): number {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err(`sipwarden attacks: ${(e as Error).message}\n\n${ATTACKS_USAGE}`);
-    return USAGE;
-  }
+  const parsed = parseCommandLine('attacks', argv, ATTACKS_USAGE, OPTIONS, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    out(ATTACKS_USAGE);
-    return OK;
-  }
   const [command, ...args] = positionals;
   try {
     if (command === undefined) throw new UsageError('which command: list, show or export?');
@@ -157,17 +147,10 @@ export function attacksCommand(
   }
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      db: { type: 'string' },
-      json: { type: 'boolean' },
-      format: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-}
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  db: { type: 'string' },
+  json: { type: 'boolean' },
+  format: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;

@@ -3,14 +3,13 @@
  * sipwarden runs: the running instance sees the change within a second (it polls the file).
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatDuration } from '../config/duration.js';
 import { DEFAULTS, loadConfig, parseDuration } from '../config/index.js';
 import { sanitize } from '../log/sanitize.js';
 import { parseCidr } from '../net/cidr.js';
 import { SqliteBanStore } from '../store/sqlite.js';
 import type { Ban } from '../store/types.js';
-import { FAILED, OK, reportFailure, USAGE, UsageError } from './common.js';
+import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
 
 export const BANS_USAGE = `Usage: sipwarden bans <command> [--config FILE | --db FILE] [options]
 
@@ -206,18 +205,9 @@ export function bansCommand(
   out: (line: string) => void,
   err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): number {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err(`sipwarden bans: ${(e as Error).message}\n\n${BANS_USAGE}`);
-    return USAGE;
-  }
+  const parsed = parseCommandLine('bans', argv, BANS_USAGE, OPTIONS, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    out(BANS_USAGE);
-    return OK;
-  }
   const [command, ...args] = positionals;
   try {
     if (command === undefined) throw new UsageError('which command: list, add, remove or flush?');
@@ -242,21 +232,14 @@ export function bansCommand(
   }
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      db: { type: 'string' },
-      for: { type: 'string' },
-      reason: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-}
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  db: { type: 'string' },
+  for: { type: 'string' },
+  reason: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 interface RunOptions {
   db: Database;

@@ -1,4 +1,5 @@
 /** What the file-based subcommands (bans, users, attacks) share: exit codes and error reporting. */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.js';
 
 export const OK = 0;
@@ -20,4 +21,36 @@ export function reportFailure(command: string, e: unknown, err: (line: string) =
   }
   err(`sipwarden ${command}: ${(e as Error).message}`);
   return FAILED;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** The parsed values of single (not `multiple`) options. */
+export type OptionValues<O extends Options> = { [K in keyof O]?: O[K] extends { type: 'string' } ? string : boolean };
+
+/**
+ * Parses `sipwarden <command>`'s arguments (positionals allowed, unknown options refused).
+ * Returns the parsed values, or the exit status when there is nothing more to do: `--help`
+ * printed the usage (0), or the arguments were wrong (2, with the usage).
+ */
+export function parseCommandLine<O extends Options>(
+  command: string,
+  argv: string[],
+  usage: string,
+  options: O,
+  out: (text: string) => void,
+  err: (line: string) => void,
+): { values: OptionValues<O>; positionals: string[] } | number {
+  let parsed: { values: OptionValues<O>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (e) {
+    err(`sipwarden ${command}: ${(e as Error).message}\n\n${usage}`);
+    return USAGE;
+  }
+  if ((parsed.values as Record<string, unknown>).help === true) {
+    out(usage);
+    return OK;
+  }
+  return parsed;
 }

@@ -5,13 +5,12 @@
  * the command line (argv shows in `ps` and shell history), and only HA1 values are stored.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { computeHa1 } from '../auth/digest.js';
 import { nameProblem } from '../auth/users.js';
 import { deleteUser, listUsers, openUsersDatabase, putUser } from '../auth/users-store.js';
 import { DEFAULTS, loadConfig } from '../config/index.js';
 import { sanitize } from '../log/sanitize.js';
-import { FAILED, OK, reportFailure, USAGE, UsageError } from './common.js';
+import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
 
 export const USERS_USAGE = `Usage: sipwarden users <command> [--config FILE | --db FILE] [options]
 
@@ -66,18 +65,9 @@ export async function usersCommand(
   err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
   readPassword: PasswordReader = readPasswordFromStdin,
 ): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err(`sipwarden users: ${(e as Error).message}\n\n${USERS_USAGE}`);
-    return USAGE;
-  }
+  const parsed = parseCommandLine('users', argv, USERS_USAGE, OPTIONS, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    out(USERS_USAGE);
-    return OK;
-  }
   const [command, ...args] = positionals;
   try {
     if (command === undefined) throw new UsageError('which command: add, remove, list or ha1?');
@@ -171,21 +161,14 @@ export async function usersCommand(
   }
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      db: { type: 'string' },
-      realm: { type: 'string' },
-      'password-stdin': { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-}
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  db: { type: 'string' },
+  realm: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 function database(config: string | undefined, db: string | undefined): { path: string; realm: string } {
   const realm = DEFAULTS.guards.auth.realm;
