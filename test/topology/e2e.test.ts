@@ -368,6 +368,58 @@ describe('topology key rotation (SIGHUP)', () => {
   });
 });
 
+describe('topology hiding over TCP outside, UDP inside (double Record-Route)', () => {
+  it('calls with re-INVITE work and the TCP stream to the phone holds nothing internal', async () => {
+    const phone = '127.23.0.4';
+    const capture = await captureLoopback(`tcp and src host ${SW} and src port 18970 and dst host ${phone}`);
+    const sw = await startSipwarden(
+      `listen: [udp://${SW}:18970, tcp://${SW}:18970]
+upstreams:
+  - name: pbx
+    targets: [udp://${PBX}:18980]
+    ping: false
+topology:
+  internal_hosts: [pbx.internal.example, 10.1.2.3]
+  out:
+    remove: [X-Asterisk-*]
+`,
+      { listeners: 2 },
+    );
+    try {
+      const pbx = sipp({
+        scenario: 'uas-pbx-reinvite.xml',
+        ip: PBX,
+        port: 18980,
+        calls: 2,
+        extra: ['-mi', '127.23.0.50'],
+      });
+      const ua = sipp({
+        scenario: 'uac-call-reinvite.xml',
+        ip: phone,
+        port: 18971,
+        remote: `${SW}:18970`,
+        transport: 't1',
+        calls: 2,
+        rate: 2,
+      });
+      const [p, u] = await Promise.all([ua.result, pbx.result]);
+      assert.equal(p.failed, 0, p.output);
+      assert.equal(p.successful, 2, p.output);
+      assert.equal(u.successful, 2, u.output);
+    } finally {
+      await sw.stop();
+    }
+    // TCP segments do not follow message boundaries: scan the stream as a whole.
+    const stream = Buffer.concat(await capture.stop()).toString('latin1');
+    assert.ok(stream.length > 2000, `captured ${stream.length} bytes`);
+    for (const needle of INTERNAL) {
+      assert.ok(!stream.includes(needle), `"${needle}" left for the outside`);
+    }
+    // The UDP listener's Record-Route entry travels sealed with the PBX's internal one.
+    assert.match(stream, /Record-Route: <sip:[^@>]+@127\.23\.0\.1:18970;transport=tcp;lr;tr=[a-z2-7]+>\r\n/);
+  });
+});
+
 async function waitForMessage(ua: UdpPeer, pred: (m: string) => boolean, from = 0): Promise<void> {
   const deadline = Date.now() + 5000;
   while (!ua.received.slice(from).some((r) => pred(r.data))) {
