@@ -72,6 +72,7 @@ function kamailio(
   configFile: string,
   description: string,
   memoryManager: KamailioMemoryManager,
+  defines: readonly string[] = [],
 ): ProxyUnderTest {
   return {
     name,
@@ -121,6 +122,7 @@ function kamailio(
         `BENCH_SOURCE_IP="${context.generatorIp}"`,
         '-A',
         `SECFILTER_DB_URL="text://${dbDir}"`,
+        ...defines.flatMap((d) => ['-A', d]),
       ];
       const child = startProcess(name, onPath('kamailio') ?? 'kamailio', args, join(context.workDir, `${name}.log`), {
         cwd: context.workDir,
@@ -204,6 +206,13 @@ export function allProxies(options: ProxyOptions): ProxyUnderTest[] {
       'kamailio-protected.cfg',
       `Kamailio, as plain + htable bans, pike, secfilter UA and SQLi checks, 8 UDP workers, -x ${memory}`,
       memory,
+    ),
+    kamailio(
+      'kamailio-topoh',
+      'kamailio-protected.cfg',
+      `Kamailio, as protected + topoh (Via, Record-Route, Contact, Call-ID masked), 8 UDP workers, -x ${memory}`,
+      memory,
+      ['WITH_TOPOH'],
     ),
   ];
 }

@@ -95,7 +95,7 @@ const SCENARIOS: readonly ScenarioSpec[] = [
 ];
 
 const USAGE = `usage: node dist/bench/proxy/run.js [options]
-  --only LIST          comma-separated proxies: sipwarden,sipwarden-no-hiding,kamailio-plain,kamailio-protected (default all)
+  --only LIST          comma-separated proxies: sipwarden,sipwarden-no-hiding,kamailio-plain,kamailio-protected,kamailio-topoh (default all)
   --scenario S         call | options | both (default both)
   --max-rate N         highest rate offered, per second (default: the top of each ladder)
   --rates LIST         comma-separated rates replacing the ladders, e.g. 1000,5000,9000
