@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -217,7 +217,7 @@ export class Server {
       if (tls === undefined) return undefined;
       return { rejectUnauthorized: tls.verify, ca: tls.ca, servername: tls.serverName };
     };
-    this.proxy.onPingResponse = (branch, msg) => this.health.onResponse(branch, msg);
+    this.proxy.onPingResponse = (branch, msg, peer) => this.health.onResponse(branch, msg, peer);
     this.transports.stream.onConnectFailed = (t, a, p) => this.health.onUnreachable(t, a, p);
   }
 
@@ -384,6 +384,7 @@ function proxyOptions(
     badRequestPerSecond: config.replies.badRequestPerSecond,
     isTrusted: (address) => trusted.has(address),
     branchSeed: key.readUInt32BE(0),
+    branchKey: createHmac('sha256', key).update('sipwarden branch').digest(),
     guards,
     guardRepliesPerSecond: config.guards.repliesPerSecond,
     challengesPerSecond: config.guards.auth.challengesPerSecond,

@@ -136,7 +136,12 @@ function finishParse(buf: Buffer, msg: SipMessage, limits: ParseLimits, options:
   let end: number;
   if (msg.contentLengthAt !== -1) {
     const o = msg.contentLengthAt * Slot.Size;
-    const cl = readContentLength(buf, msg.index[o + Slot.ValueStart]!, msg.index[o + Slot.ValueEnd]!);
+    const ve = msg.index[o + Slot.ValueEnd]!;
+    // A folded Content-Length frames differently for different readers: refused, never guessed.
+    if (buf.indexOf(0x0d, msg.headerStartAt(msg.contentLengthAt)) < ve) {
+      throw new SipParseError('bad-content-length', 'Folded Content-Length', 'Content-Length');
+    }
+    const cl = readContentLength(buf, msg.index[o + Slot.ValueStart]!, ve);
     if (cl > limits.maxMessageBytes) throw tooLarge();
     msg.contentLength = cl;
     end = msg.bodyStart + cl;

@@ -79,13 +79,24 @@ export class TransportManager {
     return undefined;
   }
 
+  /** True for a TCP/TLS connection sipwarden opened (never for one it accepted). */
+  isOutbound(connId: number): boolean {
+    return connId !== 0 && this.stream.isOutbound(connId);
+  }
+
   private readonly closed = new Set<number>();
 
   private isOpen(index: number): boolean {
     return !this.closed.has(index);
   }
 
-  send(dest: Destination, data: Buffer): boolean {
+  /**
+   * Sends a message. Over TCP/TLS, `dest.connId` names the connection to use when it is still
+   * open and its peer is `dest.address`; otherwise one to the address and port is reused or
+   * opened, unless `existingOnly` (an answer to the outside: the phone's own connection only).
+   * False when nothing was sent.
+   */
+  send(dest: Destination, data: Buffer, existingOnly = false): boolean {
     if (dest.transport === 'udp') {
       const info = this.pick('udp', dest.family, dest.listener);
       const l = info ? this.udp[info.index] : undefined;
@@ -96,7 +107,8 @@ export class TransportManager {
       l.send(data, dest.port, dest.address);
       return true;
     }
-    if (dest.connId !== 0 && this.stream.sendOn(dest.connId, data)) return true;
+    if (dest.connId !== 0 && this.stream.sendOn(dest.connId, data, dest.address)) return true;
+    if (existingOnly) return false;
     const info = this.pick(dest.transport, dest.family, dest.listener);
     this.stream.sendTo(dest.transport, dest.address, dest.port, dest.family, info?.index ?? -1, data);
     return true;

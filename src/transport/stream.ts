@@ -23,6 +23,8 @@ export class Connection {
   readonly framer: StreamFramer;
   readonly peer: Peer;
   ready: boolean;
+  /** Opened by sipwarden (to an upstream or a phone's address), not accepted. */
+  outbound = false;
   private queue: Buffer[] = [];
 
   constructor(
@@ -84,6 +86,11 @@ export class StreamTransport {
     private readonly onMessage: MessageHandler,
     private readonly onFramingError: (peer: Peer, err: SipParseError) => void,
   ) {}
+
+  /** True for a live connection that sipwarden opened itself. */
+  isOutbound(connId: number): boolean {
+    return this.byId.get(connId)?.outbound === true;
+  }
 
   get connectionCount(): number {
     return this.byId.size;
@@ -147,10 +154,14 @@ export class StreamTransport {
     );
   }
 
-  /** Sends on an existing connection; false if it is gone. */
-  sendOn(connId: number, data: Buffer): boolean {
+  /**
+   * Sends on an existing connection; false if it is gone, or (with `address`) if its peer is
+   * not that address: a connection id read from a message never reaches another client.
+   */
+  sendOn(connId: number, data: Buffer, address?: string): boolean {
     const c = this.byId.get(connId);
     if (c === undefined || c.socket.destroyed) return false;
+    if (address !== undefined && c.peer.address !== address) return false;
     c.send(data);
     return true;
   }
@@ -193,6 +204,7 @@ export class StreamTransport {
       this.options.limits,
       false,
     );
+    conn.outbound = true;
     const timer = setTimeout(() => socket.destroy(), this.options.connectTimeoutMs);
     socket.once(transport === 'tls' ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
