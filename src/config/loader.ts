@@ -584,6 +584,7 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
       maxMessageBytes: data.limits.max_message_bytes,
       maxHeaders: data.limits.max_headers,
       maxHeaderBytes: data.limits.max_header_bytes,
+      maxListEntries: data.limits.max_list_entries,
     },
     tcp: {
       idleTimeout: data.tcp.idle_timeout,

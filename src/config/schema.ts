@@ -21,7 +21,7 @@ import { AUTH_ALGORITHMS, SANITY_CHECKS } from './types.js';
 export const DEFAULTS = Object.freeze({
   ping: Object.freeze({ interval: 10_000, timeout: 2_000, failures: 3 }),
   trusted: Object.freeze([] as string[]),
-  limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192 }),
+  limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192, max_list_entries: 64 }),
   tcp: Object.freeze({
     idle_timeout: 600_000,
     connect_timeout: 5_000,
@@ -560,6 +560,7 @@ export const configSchema = z.strictObject({
       max_message_bytes: integer(1024, 1_048_576).default(DEFAULTS.limits.max_message_bytes),
       max_headers: integer(8, 4096).default(DEFAULTS.limits.max_headers),
       max_header_bytes: integer(256, 65_535).default(DEFAULTS.limits.max_header_bytes),
+      max_list_entries: integer(16, 4096).default(DEFAULTS.limits.max_list_entries),
     })
     .prefault({}),
   tcp: z

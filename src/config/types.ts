@@ -42,6 +42,8 @@ export interface LimitsConfig {
   maxMessageBytes: number;
   maxHeaders: number;
   maxHeaderBytes: number;
+  /** Most entries of one header (list elements, or lines of a header that is no list). */
+  maxListEntries: number;
 }
 
 export interface TcpConfig {
