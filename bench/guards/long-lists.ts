@@ -20,10 +20,10 @@
  * The median of the rounds is printed in µs per message, with the ratio to the baseline and
  * what sipwarden did with the message.
  */
+import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSocket } from 'node:dgram';
 import { loadConfigFromString } from '../../src/config/index.js';
 import { Server } from '../../src/server.js';
 import { DEFAULT_LIMITS } from '../../src/sip/limits.js';
