@@ -288,8 +288,11 @@ export class ScannerGuard implements Guard {
       routes = msg.recordRoutes;
     } catch (err) {
       if (err instanceof SipParseError) {
-        // Undecodable: not read, so not passed unread where it matters most.
+        // Not passed unread: no check can clear a list that does not decode, and the next
+        // hop may read its top entry all the same (nothing else refuses it: the proxy copies
+        // Record-Route as it is).
         if (msg.method === 'REGISTER') this.hit(Signal.RecordRouteRegister, 'Record-Route on a REGISTER');
+        this.hit(Signal.RecordRouteForeign, 'a Record-Route that does not decode');
         return;
       }
       throw err;

@@ -586,6 +586,17 @@ describe('scanner guard: record_route_foreign and record_route_register', () => 
     assertVerdict(check(listed, rr('<tel:+4930123;lr>'), PHONE), 'drop', 'record-route-foreign');
   });
 
+  it('a Record-Route that does not decode is dropped, not passed unread', () => {
+    const v = check(guardWith(), rr('<sip:192.0.2.98;lr>, <'), PHONE);
+    assertVerdict(v, 'drop', 'record-route-foreign');
+    assertVerdict(
+      check(guardWith(), rr(`<sip:${PHONE.address};lr>, <sip:x@[::1;lr>`), PHONE),
+      'drop',
+      'record-route-foreign',
+    );
+    assertVerdict(check(guardWith(), rr('<', 'REGISTER'), PHONE), 'drop', 'record-route-register');
+  });
+
   it('any Record-Route on a REGISTER is dropped, even one naming the sender', () => {
     for (const value of ['<sip:127.0.0.98:5099;lr>', '<sip:198.51.100.23;lr>']) {
       const v = check(guardWith(), rr(value, 'REGISTER'), PHONE);
