@@ -21,7 +21,7 @@ import { AUTH_ALGORITHMS, SANITY_CHECKS } from './types.js';
 export const DEFAULTS = Object.freeze({
   ping: Object.freeze({ interval: 10_000, timeout: 2_000, failures: 3 }),
   trusted: Object.freeze([] as string[]),
-  limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192 }),
+  limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192, max_list_entries: 64 }),
   tcp: Object.freeze({
     idle_timeout: 600_000,
     connect_timeout: 5_000,
@@ -60,8 +60,11 @@ export const DEFAULTS = Object.freeze({
         user_agent: Object.freeze({ action: 'ban' as const, points: 10 }),
         sql_injection: Object.freeze({ action: 'ban' as const, points: 10 }),
         shell_metacharacters: Object.freeze({ action: 'ban' as const, points: 10 }),
+        overlong_value: Object.freeze({ action: 'drop' as const, points: 5 }),
         ip_literal_host: Object.freeze({ action: 'score' as const, points: 3 }),
         record_route_spoofing: Object.freeze({ action: 'drop' as const, points: 5 }),
+        record_route_foreign: Object.freeze({ action: 'drop' as const, points: 5 }),
+        record_route_register: Object.freeze({ action: 'drop' as const, points: 5 }),
         sdp_session_name: Object.freeze({ action: 'ban' as const, points: 10 }),
       }),
     }),
@@ -244,6 +247,25 @@ const advertise = z.string().transform((text, ctx): HostPort => {
 
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
 
+/**
+ * A host a Record-Route may name (`guards.scanner.record_route_hosts`): an IP address or
+ * network, kept normalised, or a domain name, kept in lower case without a final dot.
+ */
+const recordRouteHost = z.string().transform((text, ctx): string => {
+  if (/^[0-9.]+(\/[0-9]+)?$/.test(text) || text.includes(':')) {
+    try {
+      return normalizeCidr(text);
+    } catch (err) {
+      return fail(ctx, (err as Error).message);
+    }
+  }
+  const name = text.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name) || name.length > 253) {
+    return fail(ctx, 'must be a domain name, an IP address or a network');
+  }
+  return name;
+});
+
 /** A scanner pattern: a substring, or `/regex/` that must compile. */
 const pattern = z.string().superRefine((text, ctx) => {
   const problem = patternError(text);
@@ -385,11 +407,15 @@ const guardsSchema = z.strictObject({
           user_agent: signal(G.scanner.signals.user_agent),
           sql_injection: signal(G.scanner.signals.sql_injection),
           shell_metacharacters: signal(G.scanner.signals.shell_metacharacters),
+          overlong_value: signal(G.scanner.signals.overlong_value),
           ip_literal_host: signal(G.scanner.signals.ip_literal_host),
           record_route_spoofing: signal(G.scanner.signals.record_route_spoofing),
+          record_route_foreign: signal(G.scanner.signals.record_route_foreign),
+          record_route_register: signal(G.scanner.signals.record_route_register),
           sdp_session_name: signal(G.scanner.signals.sdp_session_name),
         })
         .prefault({}),
+      record_route_hosts: z.array(recordRouteHost).default([]),
       score_threshold: integer(1, 1_000_000).default(G.scanner.score_threshold),
       score_window: duration(1000).default(G.scanner.score_window),
       ban: duration(1000).default(G.scanner.ban),
@@ -560,6 +586,7 @@ export const configSchema = z.strictObject({
       max_message_bytes: integer(1024, 1_048_576).default(DEFAULTS.limits.max_message_bytes),
       max_headers: integer(8, 4096).default(DEFAULTS.limits.max_headers),
       max_header_bytes: integer(256, 65_535).default(DEFAULTS.limits.max_header_bytes),
+      max_list_entries: integer(16, 4096).default(DEFAULTS.limits.max_list_entries),
     })
     .prefault({}),
   tcp: z

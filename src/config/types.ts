@@ -42,6 +42,8 @@ export interface LimitsConfig {
   maxMessageBytes: number;
   maxHeaders: number;
   maxHeaderBytes: number;
+  /** Most entries of one header (list elements, or lines of a header that is no list). */
+  maxListEntries: number;
 }
 
 export interface TcpConfig {
@@ -152,8 +154,11 @@ export const SCANNER_SIGNALS = [
   'user_agent',
   'sql_injection',
   'shell_metacharacters',
+  'overlong_value',
   'ip_literal_host',
   'record_route_spoofing',
+  'record_route_foreign',
+  'record_route_register',
   'sdp_session_name',
 ] as const;
 export type ScannerSignal = (typeof SCANNER_SIGNALS)[number];
@@ -172,6 +177,11 @@ export interface ScannerConfig {
   sdpSessionNames: readonly string[];
   /** What each signal does. */
   signals: Readonly<Record<ScannerSignal, Readonly<SignalConfig>>>;
+  /**
+   * Hosts a top Record-Route may name whatever address the request comes from (signal
+   * `record_route_foreign`): lower-case domain names and normalised addresses or networks.
+   */
+  recordRouteHosts: readonly string[];
   /** Score at which a source is banned; each signal adds its points at most once per window. */
   scoreThreshold: number;
   /** Window of the score in ms. */

@@ -52,6 +52,7 @@ describe('docs/configuration.md', () => {
       'limits.max_message_bytes': String(DEFAULTS.limits.max_message_bytes),
       'limits.max_headers': String(DEFAULTS.limits.max_headers),
       'limits.max_header_bytes': String(DEFAULTS.limits.max_header_bytes),
+      'limits.max_list_entries': String(DEFAULTS.limits.max_list_entries),
       'tcp.idle_timeout': formatDuration(DEFAULTS.tcp.idle_timeout),
       'tcp.connect_timeout': formatDuration(DEFAULTS.tcp.connect_timeout),
       'tcp.max_connections': String(DEFAULTS.tcp.max_connections),

@@ -199,7 +199,7 @@ describe('loadConfigFromString: a valid configuration', () => {
       ],
       defaultUpstream: 'pbx',
       trusted: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'],
-      limits: { maxMessageBytes: 65535, maxHeaders: 100, maxHeaderBytes: 4096 },
+      limits: { maxMessageBytes: 65535, maxHeaders: 100, maxHeaderBytes: 4096, maxListEntries: 64 },
       tcp: { idleTimeout: 300_000, connectTimeout: 500, maxConnections: 2000, maxConnectionsPerIp: 16 },
       replies: { badRequestPerSecond: 20 },
       secret: SECRET,
@@ -213,7 +213,12 @@ describe('loadConfigFromString: a valid configuration', () => {
     assert.deepEqual(config.upstreams[0]!.ping, { interval: 10_000, timeout: 2_000, failures: 3 });
     assert.equal(config.defaultUpstream, 'pbx');
     assert.deepEqual(config.trusted, []);
-    assert.deepEqual(config.limits, { maxMessageBytes: 65535, maxHeaders: 128, maxHeaderBytes: 8192 });
+    assert.deepEqual(config.limits, {
+      maxMessageBytes: 65535,
+      maxHeaders: 128,
+      maxHeaderBytes: 8192,
+      maxListEntries: 64,
+    });
     assert.deepEqual(config.tcp, {
       idleTimeout: 600_000,
       connectTimeout: 5_000,
