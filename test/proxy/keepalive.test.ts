@@ -55,12 +55,16 @@ function overTcp(from: string, port: number, tag: string): string {
   return options(from, port, tag).replace('SIP/2.0/UDP', 'SIP/2.0/TCP');
 }
 
-type TransportStats = Record<string, number>;
+/** The counters sipwarden logs when it stops. */
+interface Stopping {
+  stats: Record<string, unknown>;
+  transport: Record<string, number>;
+}
 
-function stoppingStats(logs: Array<Record<string, unknown>>): { stats: Record<string, unknown>; transport: TransportStats } {
+function stoppingStats(logs: Array<Record<string, unknown>>): Stopping {
   const l = logs.find((e) => e.event === 'stopping');
   assert.ok(l, 'a stopping line with the counters');
-  return l as unknown as { stats: Record<string, unknown>; transport: TransportStats };
+  return l as unknown as Stopping;
 }
 
 describe('proxy: CRLF keep-alives', () => {
