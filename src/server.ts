@@ -127,7 +127,8 @@ export class Server {
         limits: config.limits,
       },
       (data, peer) => proxy!.onMessage(data, peer),
-      (peer, count) => proxy!.onKeepAlive(peer, count),
+      // Until the proxy exists (listeners bind first), keep-alives are not answered.
+      (peer, count) => proxy?.onKeepAlive(peer, count) ?? false,
       (peer: Peer, err: SipParseError) =>
         log.debug({ event: 'framing-error', source: peer.address, port: peer.port, code: err.code }, err.reason),
     );
