@@ -21,6 +21,7 @@ import { logEvents } from './ops/event-log.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
 import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
+import { RateLimit } from './proxy/stats.js';
 import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams.js';
 import type { SipParseError } from './sip/errors.js';
 import { openBanStore } from './store/open.js';
@@ -51,6 +52,7 @@ export class Server {
     private honeypot: Honeypot | undefined,
   ) {
     this.wireHealth();
+    this.wireRefusals();
     health.start();
     bans.onChange = (change) => this.onBanChange(change);
     this.wireBans();
@@ -64,7 +66,10 @@ export class Server {
     return this.auth.outcomes;
   }
 
-  /** A banned source's TCP/TLS connections are closed as soon as they are accepted. */
+  /**
+   * A banned source's TCP/TLS connections are closed as soon as they are accepted, and a new
+   * ban closes the connections it covers (onBanChange).
+   */
   private wireBans(): void {
     this.transports.stream.refuseConnection = (address) =>
       this.config.guards.bans.mode === 'enforce' &&
@@ -89,6 +94,7 @@ export class Server {
     switch (change.kind) {
       case 'added':
         if (change.external) logExternalBan(this.log, change.ban);
+        this.transports.stream.closeBanned(change.ban.target);
         break;
       case 'removed':
         this.log.info({ event: 'unban', target: change.target, external: change.external }, 'ban lifted');
@@ -110,12 +116,19 @@ export class Server {
       {
         idleTimeoutMs: config.tcp.idleTimeout,
         connectTimeoutMs: config.tcp.connectTimeout,
+        tlsHandshakeTimeoutMs: config.tcp.tlsHandshakeTimeout,
         maxConnections: config.tcp.maxConnections,
         maxConnectionsPerIp: config.tcp.maxConnectionsPerIp,
+        upstreamReserve: config.tcp.upstreamReserve,
+        // Per-address connection limits aggregate IPv6 sources as the flood guard does.
+        ipv6Prefix: config.guards.flood.ipv6Prefix,
+        maxPendingOutput: config.tcp.maxPendingOutput,
+        pongsPerSecond: config.tcp.pongsPerSecond,
         limits: config.limits,
       },
       (data, peer) => proxy!.onMessage(data, peer),
-      (peer) => proxy!.onKeepAlive(peer),
+      // Until the proxy exists (listeners bind first), keep-alives are not answered.
+      (peer, count) => proxy?.onKeepAlive(peer, count) ?? false,
       (peer: Peer, err: SipParseError) =>
         log.debug({ event: 'framing-error', source: peer.address, port: peer.port, code: err.code }, err.reason),
     );
@@ -219,6 +232,20 @@ export class Server {
     };
     this.proxy.onPingResponse = (branch, msg, peer) => this.health.onResponse(branch, msg, peer);
     this.transports.stream.onConnectFailed = (t, a, p) => this.health.onUnreachable(t, a, p);
+    // Connections to upstream targets may use the slots reserved for them (tcp.upstream_reserve).
+    this.transports.stream.isUpstream = (address, port) => upstreams().find(address, port) !== undefined;
+  }
+
+  /** A message dropped for want of a connection slot is counted and reported (at most once a second). */
+  private wireRefusals(): void {
+    const reports = new RateLimit(1);
+    this.transports.stream.onRefusedOutbound = (transport, address, port) => {
+      if (!reports.take()) return;
+      this.log.warn(
+        { event: 'connection-refused', transport, destination: address, port, reason: 'connection-limit' },
+        'no connection slot: message not sent',
+      );
+    };
   }
 
   /** Applies a new configuration without dropping calls: listeners are added/removed by URL. */

@@ -555,6 +555,15 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
   if (data.tcp.max_connections_per_ip > data.tcp.max_connections) {
     loc.add(['tcp', 'max_connections_per_ip'], `must not be larger than max_connections (${data.tcp.max_connections})`);
   }
+  if (data.tcp.upstream_reserve !== undefined && data.tcp.upstream_reserve >= data.tcp.max_connections) {
+    loc.add(['tcp', 'upstream_reserve'], `must be smaller than max_connections (${data.tcp.max_connections})`);
+  }
+  if (data.tcp.max_pending_output < data.limits.max_message_bytes) {
+    loc.add(
+      ['tcp', 'max_pending_output'],
+      `must not be smaller than limits.max_message_bytes (${data.limits.max_message_bytes})`,
+    );
+  }
 
   checkAuth(data, loc);
   // Header names hygiene may not remove (the message needs them) are reported with their line.
@@ -591,6 +600,11 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
       connectTimeout: data.tcp.connect_timeout,
       maxConnections: data.tcp.max_connections,
       maxConnectionsPerIp: data.tcp.max_connections_per_ip,
+      upstreamReserve:
+        data.tcp.upstream_reserve ?? Math.min(DEFAULTS.tcp.upstream_reserve, Math.floor(data.tcp.max_connections / 4)),
+      tlsHandshakeTimeout: data.tcp.tls_handshake_timeout,
+      maxPendingOutput: data.tcp.max_pending_output,
+      pongsPerSecond: data.tcp.pongs_per_second,
     },
     replies: { badRequestPerSecond: data.replies.bad_request_per_second },
     secret: data.secret === '' ? undefined : data.secret,

@@ -27,6 +27,10 @@ export const DEFAULTS = Object.freeze({
     connect_timeout: 5_000,
     max_connections: 10_000,
     max_connections_per_ip: 32,
+    upstream_reserve: 32,
+    tls_handshake_timeout: 5_000,
+    max_pending_output: 1_048_576,
+    pongs_per_second: 2,
   }),
   replies: Object.freeze({ bad_request_per_second: 50 }),
   data_dir: './data',
@@ -595,6 +599,11 @@ export const configSchema = z.strictObject({
       connect_timeout: duration(10).default(DEFAULTS.tcp.connect_timeout),
       max_connections: integer(1, 1_000_000).default(DEFAULTS.tcp.max_connections),
       max_connections_per_ip: integer(1, 1_000_000).default(DEFAULTS.tcp.max_connections_per_ip),
+      // Unset: DEFAULTS.tcp.upstream_reserve, at most a quarter of max_connections (loader).
+      upstream_reserve: integer(0, 1_000_000).optional(),
+      tls_handshake_timeout: duration(100).default(DEFAULTS.tcp.tls_handshake_timeout),
+      max_pending_output: integer(65_536, 1_073_741_824).default(DEFAULTS.tcp.max_pending_output),
+      pongs_per_second: integer(0, 1000).default(DEFAULTS.tcp.pongs_per_second),
     })
     .prefault({}),
   replies: z

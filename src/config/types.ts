@@ -51,8 +51,21 @@ export interface TcpConfig {
   idleTimeout: number;
   /** Milliseconds allowed for an outbound TCP connect and TLS handshake. */
   connectTimeout: number;
+  /** Most connections at once, accepted and opened together. */
   maxConnections: number;
+  /** Most connections at once from one address (IPv6: one prefix of the flood guard's length). */
   maxConnectionsPerIp: number;
+  /**
+   * Slots of maxConnections only connections sipwarden opens to upstream targets may use:
+   * every other connection (accepted, or opened towards a phone) shares the rest.
+   */
+  upstreamReserve: number;
+  /** Milliseconds an accepted TLS connection has to complete its handshake. */
+  tlsHandshakeTimeout: number;
+  /** Bytes of unsent output (socket buffer plus pre-connect queue) that close a connection. */
+  maxPendingOutput: number;
+  /** CRLF pongs per second and connection (RFC 5626 4.4.1); pings beyond get none. */
+  pongsPerSecond: number;
 }
 
 export interface RepliesConfig {

@@ -184,9 +184,29 @@ export class SipProxy {
     }
   };
 
-  readonly onKeepAlive = (_peer: Peer): void => {
-    this.stats.keepAlives++;
+  /**
+   * `count` CRLF keep-alives read at once. From the outside they pass the per-source guards
+   * like messages (flood counts them; a blocked source's get no pong), once each but at most
+   * KEEPALIVE_CHECKS times per call: a chunk of megabytes of CRLFs costs bounded work.
+   * False: refused.
+   */
+  readonly onKeepAlive = (peer: Peer, count: number): boolean => {
+    this.stats.keepAlives += count;
+    const guards = this.options.guards;
+    if (guards === undefined || this.isInsideSource(peer)) return true;
+    const checks = Math.min(count, SipProxy.KEEPALIVE_CHECKS);
+    for (let i = 0; i < checks; i++) {
+      const d = guards.checkSource(peer, 4);
+      if (d.verdict.action === 'accept') return true;
+      if (d.verdict.action !== 'pass') {
+        this.stats.count(this.stats.blocked, d.guard);
+        return false;
+      }
+    }
+    return true;
   };
+
+  private static readonly KEEPALIVE_CHECKS = 32;
 
   /**
    * Where a message comes from is inside when it is a trusted address, or an upstream target
