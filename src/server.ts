@@ -126,7 +126,8 @@ export class Server {
         pongsPerSecond: config.tcp.pongsPerSecond,
         limits: config.limits,
       },
-      (data, peer) => proxy!.onMessage(data, peer),
+      // Listeners bind before the proxy exists: what arrives in between is dropped, never a crash.
+      (data, peer) => proxy?.onMessage(data, peer),
       // Until the proxy exists (listeners bind first), keep-alives are not answered.
       (peer, count) => proxy?.onKeepAlive(peer, count) ?? false,
       (peer: Peer, err: SipParseError) =>
