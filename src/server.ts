@@ -18,6 +18,7 @@ import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
 import { sanitize } from './log/sanitize.js';
 import { logEvents } from './ops/event-log.js';
+import { routedForSource } from './proxy/dialog-route.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
 import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
@@ -155,11 +156,16 @@ export class Server {
       await transports.close();
       throw err;
     }
+    const tokens = new FlowTokens([key]);
     try {
       guards = new GuardBuilder({ events, store, log, identity, auth });
       chain = guards.build(config.guards);
       const builder = guards;
       auth.judge = (o) => judgeEdgeAuth(o, builder);
+      // The in-dialog skip: sipwarden's own Record-Route for this source, and a dialog the watch saw established.
+      auth.inDialog = (msg, source, now) =>
+        routedForSource(msg, source, tokens, identity.isOwnHost) &&
+        builder.watch.dialogs.has(msg.callId, msg.to.tag ?? '', now);
     } catch (err) {
       store.close();
       await transports.close();
@@ -187,7 +193,7 @@ export class Server {
     proxy = new SipProxy(
       transports,
       upstreams,
-      new FlowTokens([key]),
+      tokens,
       proxyOptions(config, key, chain, auth, honeypot, events, topology, guards),
       log,
     );
