@@ -4,7 +4,41 @@ import type { SipMessage } from '../sip/message.js';
 import { parseNameAddr } from '../sip/name-addr.js';
 import { firstElementEnd } from '../sip/split.js';
 import type { SipUri } from '../sip/uri.js';
+import type { TopologyHider } from '../topology/hider.js';
+import type { DialogTable } from '../watch/dialogs.js';
 import type { FlowTokens } from './flow-token.js';
+
+/**
+ * Whether a request from the outside with a To tag belongs to a dialog sipwarden saw
+ * established, for the auth guard's in-dialog skip (the server hands `belongs` to the guard):
+ *
+ * 1. its top Route is sipwarden's own Record-Route entry for this very source
+ *    (`routedForSource`), and
+ * 2. its Call-ID and To tag name a dialog in the transaction watch's table: under the
+ *    Call-ID the outside uses for a dialog the outside opened, under the inside's (the token
+ *    opened, with topology hiding) for one the inside opened.
+ */
+export class DialogMembership {
+  /** The topology hider in force (replaced on reload), or undefined. */
+  topology: TopologyHider | undefined = undefined;
+
+  constructor(
+    private readonly tokens: FlowTokens,
+    private readonly isOwnHost: (host: string, port: number | undefined) => boolean,
+    private readonly dialogs: DialogTable,
+  ) {}
+
+  readonly belongs = (msg: SipMessage, source: Source, now: number): boolean => {
+    const tag = msg.to.tag;
+    if (tag === undefined || !routedForSource(msg, source, this.tokens, this.isOwnHost)) return false;
+    const callId = msg.callId;
+    if (this.dialogs.has(callId, tag, now)) return true;
+    const topo = this.topology;
+    if (topo === undefined) return false;
+    const inside = topo.insideCallId(callId);
+    return inside !== callId && this.dialogs.has(inside, tag, now);
+  };
+}
 
 /**
  * True when the top Route of a request from the outside is sipwarden's own Record-Route entry

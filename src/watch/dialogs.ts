@@ -18,7 +18,10 @@ export const DIALOG_IDLE_MS = 12 * 3_600_000;
  *   from the outside, which the watch does not see; the PBX opened the dialog, so requests in it
  *   are for the PBX to judge, as with a dialog it accepted.)
  *
- * Keys are Call-ID (as the outside sees it) and tag; values the time of last use. Bounded: at
+ * Keys are Call-ID and tag; values the time of last use. The Call-ID is the outside's for a
+ * dialog the outside opened, and as the proxy hands it over for one the inside opened (with
+ * topology hiding the inside's own, which the phone sees sealed: `DialogMembership` opens the
+ * token to look it up). Bounded: at
  * most MAX_DIALOGS, the least recently used go first; a forgotten dialog only means its next
  * in-dialog request is challenged (the phone answers with credentials and goes on).
  */
