@@ -72,7 +72,7 @@ async function guess(
   const callId = `dc${++seq}-${client.address}`;
   const first = await client.send(
     client.request({ method: 'REGISTER', user: 'alice', callId, cseq: 1, branch: `dc${seq}a` }),
-    1000,
+    2000,
   );
   if (first === undefined) return undefined;
   const challenge = first.challenges.find((c) => c.realm === PBX_REALM);
@@ -88,7 +88,7 @@ async function guess(
       branch: `dc${seq}b`,
       auth: lines.join('\r\n'),
     }),
-    1000,
+    2000,
   );
   return r?.status ?? 0;
 }
