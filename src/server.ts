@@ -18,6 +18,7 @@ import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
 import { sanitize } from './log/sanitize.js';
 import { logEvents } from './ops/event-log.js';
+import { DialogMembership } from './proxy/dialog-route.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
 import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
@@ -50,6 +51,8 @@ export class Server {
     private readonly auth: AuthDeps,
     /** The honeypot, opened when first enabled (it keeps its records until stop). */
     private honeypot: Honeypot | undefined,
+    /** Which in-dialog requests the auth guard lets through (it follows the topology hider in force). */
+    private readonly dialogs: DialogMembership,
   ) {
     this.wireHealth();
     this.wireRefusals();
@@ -169,11 +172,16 @@ export class Server {
       await transports.close();
       throw err;
     }
+    const tokens = new FlowTokens([key]);
+    let dialogs: DialogMembership;
     try {
       guards = new GuardBuilder({ events, store, log, identity, auth });
       chain = guards.build(config.guards);
       const builder = guards;
       auth.judge = (o) => judgeEdgeAuth(o, builder);
+      // The in-dialog skip: sipwarden's own Record-Route for this source, and a dialog the watch saw established.
+      dialogs = new DialogMembership(tokens, identity.isOwnHost, builder.watch.dialogs);
+      auth.inDialog = dialogs.belongs;
     } catch (err) {
       store.close();
       await transports.close();
@@ -198,10 +206,11 @@ export class Server {
       await transports.close();
       throw err;
     }
+    dialogs.topology = topology;
     proxy = new SipProxy(
       transports,
       upstreams,
-      new FlowTokens([key]),
+      tokens,
       proxyOptions(config, key, chain, auth, honeypot, events, topology, guards),
       log,
     );
@@ -217,6 +226,7 @@ export class Server {
       config,
       auth,
       honeypot,
+      dialogs,
     );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
@@ -268,6 +278,8 @@ export class Server {
       else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond);
     }
     this.health.stop();
+    const topology = buildTopologyHider(config);
+    this.dialogs.topology = topology;
     this.proxy.reconfigure(
       upstreams,
       proxyOptions(
@@ -277,7 +289,7 @@ export class Server {
         this.auth,
         config.honeypot.enabled ? this.honeypot : undefined,
         this.events,
-        buildTopologyHider(config),
+        topology,
         this.guards,
       ),
     );

@@ -757,6 +757,7 @@ function normaliseAuth(a: RawConfig['guards']['auth'], file: (p: string) => stri
     stripCredentials: a.strip_credentials,
     challengesPerSecond: a.challenges_per_second,
     maxNonces: a.max_nonces,
+    identity: { check: a.identity.check, aliases: a.identity.aliases },
   };
 }
 

@@ -84,6 +84,7 @@ export const DEFAULTS = Object.freeze({
       strip_credentials: true,
       challenges_per_second: 1000,
       max_nonces: 100_000,
+      identity: Object.freeze({ check: true }),
     }),
     brute_force: Object.freeze({
       mode: 'enforce' as const,
@@ -351,6 +352,14 @@ const realmText = z
     },
   );
 
+/**
+ * A username in `guards.auth.identity.aliases`: a digest username or the user part of a URI
+ * (after %-decoding), as in the users file: no spaces, controls, ':', '"' or '\\'.
+ */
+const identityUser = z
+  .string()
+  .regex(/^[^\x00-\x20\x7f:"\\]{1,128}$/, { error: 'must be a username (no spaces, controls, ":", \'"\' or "\\")' });
+
 const guardsSchema = z.strictObject({
   chain: z
     .array(oneOf(['acl', 'bans', 'flood', 'sanity', 'scanner', 'auth', 'brute_force', 'dial_scan', 'fraud'] as const))
@@ -470,6 +479,12 @@ const guardsSchema = z.strictObject({
       strip_credentials: z.boolean().default(G.auth.strip_credentials),
       challenges_per_second: integer(0, 1_000_000).default(G.auth.challenges_per_second),
       max_nonces: integer(100, 10_000_000).default(G.auth.max_nonces),
+      identity: z
+        .strictObject({
+          check: z.boolean().default(G.auth.identity.check),
+          aliases: z.record(identityUser, z.array(identityUser)).default({}),
+        })
+        .prefault({}),
     })
     .prefault({}),
   brute_force: z

@@ -234,6 +234,15 @@ export interface AuthConfig {
   challengesPerSecond: number;
   /** Nonces whose nonce-counts are tracked at once (replay protection). */
   maxNonces: number;
+  /** Whom an authenticated user may claim to be (Kamailio's auth_check flag 1). */
+  identity: AuthIdentityConfig;
+}
+
+export interface AuthIdentityConfig {
+  /** REGISTER's To user, and the From user of other requests, must be the authenticated user or an alias. */
+  check: boolean;
+  /** By digest username: the other URI users it may claim. */
+  aliases: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface BruteForceConfig {
