@@ -157,7 +157,7 @@ export class Server {
     }
     try {
       guards = new GuardBuilder({ events, store, log, identity, auth });
-      chain = guards.build(config.guards);
+      chain = guards.build(config.guards, config.sources);
       const builder = guards;
       auth.judge = (o) => judgeEdgeAuth(o, builder);
     } catch (err) {
@@ -167,7 +167,7 @@ export class Server {
     }
     let honeypot: Honeypot | undefined;
     try {
-      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log) : undefined;
+      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log, guards.banPolicy) : undefined;
     } catch (err) {
       guards.close();
       store.close();
@@ -234,10 +234,11 @@ export class Server {
       if (!this.listenerUrls.includes(l.url)) this.listenerUrls.push(await bindListener(this.transports, l));
     }
     const upstreams = await resolveUpstreams(config);
-    const chain = this.guards.build(config.guards);
+    const chain = this.guards.build(config.guards, config.sources);
     if (config.honeypot.enabled) {
-      if (this.honeypot === undefined) this.honeypot = openHoneypot(config, this.transports, this.log);
-      else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond);
+      const sources = this.guards.banPolicy;
+      if (this.honeypot === undefined) this.honeypot = openHoneypot(config, this.transports, this.log, sources);
+      else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond, sources);
     }
     this.health.stop();
     this.proxy.reconfigure(

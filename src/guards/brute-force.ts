@@ -21,7 +21,9 @@ const LOCKED: Verdict = Object.freeze({
 /**
  * Password guessing (SIPVicious svcrack and the like), watched on the upstream's answers:
  * a request with digest credentials answered 401/407/403 is a failure for its source and
- * its username. `max_failures` from one source within `window` ban it, and the answer that
+ * its username. A source is its address masked as `sources.*` says (an IPv6 /64 by default):
+ * rotating addresses inside one /64 is one source. `max_failures` from one source within
+ * `window` ban it (the whole /64), and the answer that
  * reached the limit is replaced by `403 Try later`. A 2xx after credentials forgets the
  * source's failures for that user and remembers the source as known good for it.
  *
@@ -56,7 +58,8 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
     if (this.tracker.lockedUsers === 0 || !msg.isRequest || msg.method === 'ACK') return PASS;
     const c = credentials(msg);
     if (c === undefined) return PASS;
-    return this.tracker.isRefused(source.address, bounded(c.username), bounded(c.realm), now) ? LOCKED : PASS;
+    const key = this.reporter.keyOf(source.address);
+    return this.tracker.isRefused(key, bounded(c.username), bounded(c.realm), now) ? LOCKED : PASS;
   }
 
   onFinalResponse(req: WatchedRequest, msg: SipMessage, now: number): ReplySpec | undefined {
@@ -87,7 +90,7 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
   recordFailure(source: Source, user: string, realm: string, now: number, method = ''): ReplySpec | undefined {
     const r = this.reporter;
     if (r.isExempt(source)) return undefined;
-    const o = this.tracker.failure(source.address, bounded(user), bounded(realm), now);
+    const o = this.tracker.failure(this.reporter.keyOf(source.address), bounded(user), bounded(realm), now);
     if (o.distributed) {
       r.alert(BRUTE_FORCE, 'distributed', 'distributed password guessing', {
         user: bounded(user),
@@ -107,13 +110,14 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
       this.config.ban,
       method,
       now,
+      true,
     );
     return banned ? TRY_LATER : undefined;
   }
 
   /** Records a successful authentication of `user` (+`realm`) from `source`. */
   recordSuccess(source: Source, user: string, realm: string, now: number): void {
-    this.tracker.success(source.address, bounded(user), bounded(realm), now);
+    this.tracker.success(this.reporter.keyOf(source.address), bounded(user), bounded(realm), now);
   }
 }
 

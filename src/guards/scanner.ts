@@ -15,7 +15,8 @@
  *
  * Several signals in one message: the strongest action wins (ban > honeypot > reply > drop
  * > score). `score` signals add their points to the source's score, each at most once per
- * window; reaching `scoreThreshold` bans the source (rule `score`).
+ * window; reaching `scoreThreshold` bans the source (rule `score`). A source is its address
+ * masked as `sources.*` says (an IPv6 /64 by default), as for every guard and ban.
  *
  * Only the User-Agent and SDP signals look at responses: the From, To and Record-Route of
  * a response echo a request that came from elsewhere (an outside UAS copies sipwarden's own
@@ -35,6 +36,7 @@ import {
   type ScannerSignal,
   type SignalAction,
 } from '../config/types.js';
+import type { SourceKeys } from '../net/source-key.js';
 import { parseAuthHeader } from '../sip/digest.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
@@ -116,6 +118,7 @@ export class ScannerGuard implements Guard {
   private readonly banDuration: number;
   private readonly reply: ReplySpec;
   private readonly identity: ScannerIdentity;
+  private readonly keys: SourceKeys;
   private readonly scores: ScoreBoard;
   /** Per-message scratch: the strongest signal so far and its detail. */
   private best: Signal | -1 = -1;
@@ -128,7 +131,13 @@ export class ScannerGuard implements Guard {
   private readonly digestScan = new DigestScan();
 
   /** Throws an Error when a `/regex/` pattern does not compile. */
-  constructor(config: ScannerConfig, reply: GuardReplyConfig, identity: ScannerIdentity, maxSources = 100_000) {
+  constructor(
+    config: ScannerConfig,
+    reply: GuardReplyConfig,
+    identity: ScannerIdentity,
+    keys: SourceKeys,
+    maxSources = 100_000,
+  ) {
     this.userAgents = new PatternMatcher(config.userAgents);
     this.sdpNames = new PatternMatcher(config.sdpSessionNames);
     for (let s = 0; s < Signal.Count; s++) {
@@ -140,6 +149,7 @@ export class ScannerGuard implements Guard {
     this.banDuration = config.ban;
     this.reply = Object.freeze({ code: reply.code, reason: reply.reason });
     this.identity = identity;
+    this.keys = keys;
     this.scores = new ScoreBoard(config.scoreWindow, maxSources);
   }
 
@@ -334,9 +344,10 @@ export class ScannerGuard implements Guard {
   private decide(msg: SipMessage, source: Source, now: number): Verdict {
     if (this.bestStrength === Strength.Ban) return this.banVerdict(this.best as Signal, this.bestDetail);
     if (this.scored !== 0) {
-      const entry = this.scores.add(source.address, this.scored, this.points, now);
+      const key = this.keys.of(source.address);
+      const entry = this.scores.add(key, this.scored, this.points, now);
       if (entry.score >= this.threshold) {
-        this.scores.delete(source.address);
+        this.scores.delete(key);
         return {
           action: 'ban',
           rule: 'score',
