@@ -13,6 +13,9 @@
  *   set nor the fail2ban line; the message that tripped the guard is still dropped or
  *   answered as usual. A ban of a network that holds a listed peer is narrowed to the
  *   offending address alone.
+ * - **Never every IPv4 peer**: the /64 of `::1` (and of the IPv4-compatible and -translated
+ *   forms) is `::/64`, which holds the IPv4-mapped range; such a source is banned as its
+ *   address alone, or one forged datagram would ban every IPv4 client.
  */
 import type { SourcesConfig } from '../config/types.js';
 import { type Cidr, CidrSet, cidrsOverlap, normalizeCidr, normalizeIp, parseCidr } from '../net/cidr.js';
@@ -59,7 +62,7 @@ export class BanPolicy {
 
   /** True when no guard may ban `address` (it is inside a `guards.never_ban` entry). */
   spares(address: string): boolean {
-    return this.neverBanNets.length > 0 && this.neverBan.has(address);
+    return this.neverBan.size > 0 && this.neverBan.has(address);
   }
 
   /**
@@ -69,11 +72,15 @@ export class BanPolicy {
    */
   target(address: string, requested: string | undefined): { target: string | undefined; note: string } {
     const wanted = requested === undefined ? this.keyOf(address) : normalizeCidr(requested);
-    if (this.neverBanNets.length === 0) return { target: wanted, note: '' };
     const self = normalizeIp(address);
-    if (this.neverBan.has(address)) return { target: undefined, note: `not banned: ${self} is in ${NEVER_BAN}` };
+    if (this.neverBan.size > 0 && this.neverBan.has(address)) {
+      return { target: undefined, note: `not banned: ${self} is in ${NEVER_BAN}` };
+    }
     if (wanted === self) return { target: wanted, note: '' };
     const net = parseCidr(wanted);
+    // `::/64` (the /64 of ::1, of IPv4-compatible and IPv4-translated addresses) holds the
+    // IPv4-mapped range, so its ban would cover every IPv4 peer: ban the one address instead.
+    if (net.coversAllV4) return { target: self, note: `banned ${self} alone: ${wanted} would cover every IPv4 peer` };
     const spared = this.neverBanNets.find((n) => cidrsOverlap(n, net));
     if (spared === undefined) return { target: wanted, note: '' };
     return { target: self, note: `banned ${self} alone: ${wanted} holds ${spared.text} of ${NEVER_BAN}` };
