@@ -124,7 +124,7 @@ export class Server {
         maxConnectionsPerIp: config.tcp.maxConnectionsPerIp,
         upstreamReserve: config.tcp.upstreamReserve,
         // Per-address connection limits aggregate IPv6 sources as the flood guard does.
-        ipv6Prefix: config.guards.flood.ipv6Prefix,
+        ipv6Prefix: config.sources.ipv6Prefix,
         maxPendingOutput: config.tcp.maxPendingOutput,
         pongsPerSecond: config.tcp.pongsPerSecond,
         limits: config.limits,
@@ -176,7 +176,7 @@ export class Server {
     let dialogs: DialogMembership;
     try {
       guards = new GuardBuilder({ events, store, log, identity, auth });
-      chain = guards.build(config.guards);
+      chain = guards.build(config.guards, config.sources);
       const builder = guards;
       auth.judge = (o) => judgeEdgeAuth(o, builder);
       // The in-dialog skip: sipwarden's own Record-Route for this source, and a dialog the watch saw established.
@@ -189,7 +189,7 @@ export class Server {
     }
     let honeypot: Honeypot | undefined;
     try {
-      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log) : undefined;
+      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log, guards.banPolicy) : undefined;
     } catch (err) {
       guards.close();
       store.close();
@@ -272,10 +272,11 @@ export class Server {
       if (!this.listenerUrls.includes(l.url)) this.listenerUrls.push(await bindListener(this.transports, l));
     }
     const upstreams = await resolveUpstreams(config);
-    const chain = this.guards.build(config.guards);
+    const chain = this.guards.build(config.guards, config.sources);
     if (config.honeypot.enabled) {
-      if (this.honeypot === undefined) this.honeypot = openHoneypot(config, this.transports, this.log);
-      else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond);
+      const sources = this.guards.banPolicy;
+      if (this.honeypot === undefined) this.honeypot = openHoneypot(config, this.transports, this.log, sources);
+      else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond, sources);
     }
     this.health.stop();
     const topology = buildTopologyHider(config);

@@ -74,7 +74,7 @@ const USAGE = `usage: node dist/bench/attack/run.js [options]
   --window D             guards.flood.window (default 2s)
   --max-messages N       guards.flood.max_messages (default 400: 3.3x the caller's 120 per 2 s)
   --max-sources N        guards.flood.max_sources (default 100000)
-  --ipv4-prefix N        guards.flood.ipv4_prefix (default 32; 24 counts and bans whole /24s)
+  --ipv4-prefix N        sources.ipv4_prefix (default 32; 24 counts and bans whole /24s)
   --ban D                guards.flood.ban (default 10m)
   --without-guards       run sipwarden with guards.chain [] (a baseline without protection)
   --kernel-drop          firewall.sync: true and the ruleset of 'sipwarden firewall nftables' loaded, so
@@ -219,7 +219,7 @@ function portPlan(base: number): Ports {
 function configYaml(options: Options, dir: string, ports: Ports): string {
   const guards = options.withoutGuards
     ? 'guards: { chain: [] }'
-    : `guards:\n  flood: { window: ${options.window}, max_messages: ${options.maxMessages}, ban: ${options.ban}, max_sources: ${options.maxSources}, ipv4_prefix: ${options.ipv4Prefix} }`;
+    : `sources: { ipv4_prefix: ${options.ipv4Prefix} }\nguards:\n  flood: { window: ${options.window}, max_messages: ${options.maxMessages}, ban: ${options.ban}, max_sources: ${options.maxSources} }`;
   return [
     `data_dir: ${join(dir, 'data')}`,
     `listen: [udp://${SERVER_IP}:${ports.sipwarden}]`,
@@ -912,7 +912,7 @@ async function main(): Promise<void> {
   console.log(
     options.withoutGuards
       ? '  sipwarden WITHOUT guards (guards.chain: [])'
-      : `  guards.flood: window ${options.window}, max_messages ${options.maxMessages}, ban ${options.ban}, max_sources ${options.maxSources}, ipv4_prefix ${options.ipv4Prefix}`,
+      : `  guards.flood: window ${options.window}, max_messages ${options.maxMessages}, ban ${options.ban}, max_sources ${options.maxSources}; sources.ipv4_prefix ${options.ipv4Prefix}`,
   );
   if (options.kernelDrop) {
     console.log(

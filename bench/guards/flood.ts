@@ -31,7 +31,7 @@ import { runInNewContext } from 'node:vm';
 import type { FloodConfig } from '../../src/config/types.js';
 import { FloodGuard } from '../../src/guards/flood.js';
 import type { Guard, Source } from '../../src/guards/types.js';
-import { formatIPv4 } from '../../src/net/index.js';
+import { formatIPv4, SourceKeys } from '../../src/net/index.js';
 import { table } from '../common/table.js';
 
 const CONFIG: FloodConfig = {
@@ -39,10 +39,10 @@ const CONFIG: FloodConfig = {
   window: 2000,
   maxMessages: 16,
   ban: 300_000,
-  ipv4Prefix: 32,
-  ipv6Prefix: 64,
   maxSources: 100_000,
 };
+/** IPv4 per address, IPv6 per /64: the defaults of `sources`. */
+const KEYS = new SourceKeys(32, 64);
 
 const T0 = 1_700_000_000_000;
 const ROTATING_SOURCES = 1_000_000;
@@ -147,7 +147,7 @@ function sameAddress(text: string, copies: number, family: 4 | 6): Source[] {
 
 /** The message (1-based) with which a steady attacker among a churning crowd is banned, or 0. */
 function detectAmongChurn(newPerSecond: number, attackerPerSecond: number): number {
-  const guard = new FloodGuard(CONFIG);
+  const guard = new FloodGuard(CONFIG, KEYS);
   const perMs = newPerSecond / 1000;
   const attackerGap = 1000 / attackerPerSecond;
   const attacker: Source = { transport: 'udp', address: '10.0.0.1', port: 5060, family: 4 };
@@ -233,7 +233,7 @@ function main(): void {
   for (const c of cases) {
     const flood = measure(
       () => {
-        const guard = new FloodGuard(CONFIG);
+        const guard = new FloodGuard(CONFIG, KEYS);
         return { step: guardStep(guard), entries: () => guard.trackedSources };
       },
       c.sources,

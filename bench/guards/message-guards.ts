@@ -13,6 +13,7 @@
  */
 import { tmpdir } from 'node:os';
 import { loadConfigFromString } from '../../src/config/index.js';
+import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { SanityGuard } from '../../src/guards/sanity.js';
 import { ScannerGuard } from '../../src/guards/scanner.js';
 import type { Source, Verdict } from '../../src/guards/types.js';
@@ -40,7 +41,7 @@ const identity = {
   isTrusted: (address: string) => address === '10.0.0.2',
 };
 const sanity = new SanityGuard(config.guards.sanity);
-const scanner = new ScannerGuard(config.guards.scanner, config.guards.reply, identity);
+const scanner = new ScannerGuard(config.guards.scanner, config.guards.reply, identity, BanPolicy.DEFAULT.keys);
 /** The proxy that sent the INVITE: its top Record-Route names it (scanner, record_route_foreign). */
 const SOURCE: Source = { transport: 'udp', address: '10.30.0.1', port: 5060, family: 4 };
 

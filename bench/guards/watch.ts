@@ -18,6 +18,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { loadConfigFromString } from '../../src/config/index.js';
+import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { BruteForceGuard } from '../../src/guards/brute-force.js';
 import { DialScanGuard } from '../../src/guards/dial-scan.js';
 import { EventStream } from '../../src/guards/events.js';
@@ -111,6 +112,7 @@ for (const c of cases) {
     store: undefined,
     log: { warn() {} },
     isExempt: () => false,
+    policy: () => BanPolicy.DEFAULT,
   });
   // Default settings; no ban store, so a source banned at its third failure comes back (as
   // it would after its ban) and the ban path is part of the figures.

@@ -66,6 +66,8 @@ export interface GuardReport {
   detail?: string;
   reply?: string;
   ban?: { target: string; seconds: number; reason: string };
+  /** Why a ban was narrowed or not made (`guards.never_ban`). */
+  note?: string;
 }
 
 interface AddressReport {

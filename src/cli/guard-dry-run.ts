@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Config } from '../config/types.js';
+import type { BanPolicy } from '../guards/ban-policy.js';
 import { GuardBuilder } from '../guards/build.js';
 import { EventStream } from '../guards/events.js';
 import type { Source, Verdict } from '../guards/types.js';
@@ -62,7 +63,8 @@ export class GuardDryRun {
       },
     });
     try {
-      const chain = builder.build(this.config.guards);
+      const chain = builder.build(this.config.guards, this.config.sources);
+      const policy = builder.banPolicy;
       const reports: GuardReport[] = [];
       let verdict = 'forward';
       const now = Date.now();
@@ -79,7 +81,7 @@ export class GuardDryRun {
             v = { action: 'drop', rule: 'malformed', detail: (err as Error).message };
           }
         }
-        const r = report(guard.name, mode, v ?? { action: 'pass' }, source.address);
+        const r = report(guard.name, mode, v ?? { action: 'pass' }, source.address, policy);
         reports.push(r);
         if (verdict === 'forward' && mode === 'enforce' && r.action !== 'pass') {
           verdict = r.action === 'accept' ? `accept (${guard.name})` : `${r.action} (${guard.name}: ${r.rule})`;
@@ -94,14 +96,18 @@ export class GuardDryRun {
   }
 }
 
-function report(guard: string, mode: string, v: Verdict, address: string): GuardReport {
+function report(guard: string, mode: string, v: Verdict, address: string, policy: BanPolicy): GuardReport {
   const r: GuardReport = { guard, mode, action: v.action };
   if (v.action === 'pass' || v.action === 'accept') return r;
   r.rule = v.rule;
   if (v.detail) r.detail = v.detail;
   const reply = v.action === 'reply' ? v.reply : v.action === 'ban' ? v.reply : undefined;
   if (reply) r.reply = `${reply.code} ${reply.reason}`;
-  if (v.action === 'ban')
-    r.ban = { target: v.target ?? address, seconds: Math.round(v.duration / 1000), reason: v.reason };
+  if (v.action === 'ban') {
+    // What the running sipwarden would ban: the source's prefix, or nothing for a never_ban peer.
+    const { target, note } = policy.target(address, v.target);
+    if (target !== undefined) r.ban = { target, seconds: Math.round(v.duration / 1000), reason: v.reason };
+    if (note !== '') r.note = note;
+  }
   return r;
 }

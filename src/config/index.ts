@@ -23,6 +23,7 @@ export type {
   LogConfig,
   PingConfig,
   RepliesConfig,
+  SourcesConfig,
   TcpConfig,
   UpstreamConfig,
 } from './types.js';

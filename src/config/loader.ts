@@ -236,6 +236,7 @@ function build(
     }
   }
   applyOverrides(raw, overrides, cwd, loc);
+  reportMoved(raw, loc);
 
   // 4. Schema.
   const parsed = configSchema.safeParse(raw, { reportInput: true });
@@ -347,6 +348,30 @@ function applyOverrides(raw: unknown, o: CliOverrides, cwd: string, loc: Locator
     raw.default_upstream = 'default';
   }
   if (loc.cli.logLevel) raw.log = { ...(isPlainObject(raw.log) ? raw.log : {}), level: o.logLevel };
+}
+
+/** Settings that moved: their old place and the new one, which the error names. */
+const MOVED: readonly { readonly from: readonly string[]; readonly to: readonly string[] }[] = [
+  { from: ['guards', 'flood', 'ipv4_prefix'], to: ['sources', 'ipv4_prefix'] },
+  { from: ['guards', 'flood', 'ipv6_prefix'], to: ['sources', 'ipv6_prefix'] },
+];
+
+/** Reports (at its line) and removes every setting written at its old place. */
+function reportMoved(raw: unknown, loc: Locator): void {
+  for (const m of MOVED) {
+    let parent: unknown = raw;
+    for (const seg of m.from.slice(0, -1)) parent = isPlainObject(parent) ? parent[seg] : undefined;
+    const key = m.from[m.from.length - 1]!;
+    if (!isPlainObject(parent) || !Object.hasOwn(parent, key)) continue;
+    const value = describeValue(parent[key]);
+    delete parent[key];
+    const [section, name] = m.to;
+    loc.add(
+      m.from,
+      `moved to ${m.to.join('.')}, one setting for every guard, ban and per-source limit: write "${section}: { ${name}: ${value} }"`,
+      true,
+    );
+  }
 }
 
 // ---- zod issues -> ConfigIssues ----
@@ -589,6 +614,7 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
     upstreams,
     defaultUpstream,
     trusted,
+    sources: { ipv4Prefix: data.sources.ipv4_prefix, ipv6Prefix: data.sources.ipv6_prefix },
     limits: {
       maxMessageBytes: data.limits.max_message_bytes,
       maxHeaders: data.limits.max_headers,
@@ -657,6 +683,7 @@ function normaliseGuards(g: RawConfig['guards'], baseDir: string): GuardsConfig 
     chain: g.chain,
     reply: g.reply,
     repliesPerSecond: g.replies_per_second,
+    neverBan: [...new Set(g.never_ban)],
     acl: {
       mode: g.acl.mode,
       allow: [...new Set(g.acl.allow)],
@@ -677,8 +704,6 @@ function normaliseGuards(g: RawConfig['guards'], baseDir: string): GuardsConfig 
       window: g.flood.window,
       maxMessages: g.flood.max_messages,
       ban: g.flood.ban,
-      ipv4Prefix: g.flood.ipv4_prefix,
-      ipv6Prefix: g.flood.ipv6_prefix,
       maxSources: g.flood.max_sources,
     },
     sanity: { mode: g.sanity.mode, checks: [...new Set(g.sanity.checks)] },

@@ -21,6 +21,7 @@ import { AUTH_ALGORITHMS, SANITY_CHECKS } from './types.js';
 export const DEFAULTS = Object.freeze({
   ping: Object.freeze({ interval: 10_000, timeout: 2_000, failures: 3 }),
   trusted: Object.freeze([] as string[]),
+  sources: Object.freeze({ ipv4_prefix: 32, ipv6_prefix: 64 }),
   limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192, max_list_entries: 64 }),
   tcp: Object.freeze({
     idle_timeout: 600_000,
@@ -39,6 +40,7 @@ export const DEFAULTS = Object.freeze({
     chain: Object.freeze(['acl', 'bans', 'flood', 'scanner', 'sanity', 'brute_force', 'dial_scan', 'fraud'] as const),
     reply: Object.freeze({ code: 403, reason: 'Forbidden' }),
     replies_per_second: 100,
+    never_ban: Object.freeze([] as string[]),
     acl: Object.freeze({ mode: 'enforce' as const, default: 'allow' as const, action: 'drop' as const }),
     bans: Object.freeze({
       mode: 'enforce' as const,
@@ -51,8 +53,6 @@ export const DEFAULTS = Object.freeze({
       window: 2_000,
       max_messages: 100,
       ban: 300_000,
-      ipv4_prefix: 32,
-      ipv6_prefix: 64,
       max_sources: 100_000,
     }),
     scanner: Object.freeze({
@@ -372,6 +372,7 @@ const guardsSchema = z.strictObject({
     })
     .default({ ...G.reply }),
   replies_per_second: integer(0, 1_000_000).default(G.replies_per_second),
+  never_ban: z.array(cidr).default([]),
   acl: z
     .strictObject({
       mode: mode.default(G.acl.mode),
@@ -397,8 +398,6 @@ const guardsSchema = z.strictObject({
       window: duration(100).default(G.flood.window),
       max_messages: integer(1, 10_000_000).default(G.flood.max_messages),
       ban: duration(1000).default(G.flood.ban),
-      ipv4_prefix: integer(8, 32).default(G.flood.ipv4_prefix),
-      ipv6_prefix: integer(16, 128).default(G.flood.ipv6_prefix),
       max_sources: integer(100, 100_000_000).default(G.flood.max_sources),
     })
     .prefault({}),
@@ -600,6 +599,12 @@ export const configSchema = z.strictObject({
   upstreams: z.array(upstreamSchema).min(1, { error: 'must list at least one upstream' }),
   default_upstream: z.string().optional(),
   trusted: z.array(cidr).default([]),
+  sources: z
+    .strictObject({
+      ipv4_prefix: integer(8, 32).default(DEFAULTS.sources.ipv4_prefix),
+      ipv6_prefix: integer(16, 128).default(DEFAULTS.sources.ipv6_prefix),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       max_message_bytes: integer(1024, 1_048_576).default(DEFAULTS.limits.max_message_bytes),

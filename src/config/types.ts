@@ -73,6 +73,17 @@ export interface RepliesConfig {
   badRequestPerSecond: number;
 }
 
+/**
+ * What makes one source, for every per-source counter, score, limit, hold and ban: the address
+ * masked to a prefix.
+ */
+export interface SourcesConfig {
+  /** Prefix length that makes one IPv4 source (32: each address). */
+  ipv4Prefix: number;
+  /** Prefix length that makes one IPv6 source (64: a whole /64). */
+  ipv6Prefix: number;
+}
+
 export interface LogConfig {
   level: LogLevel;
   /** Absolute path of a file to append log lines to (besides stdout), or undefined. */
@@ -129,14 +140,10 @@ export interface FloodConfig {
   mode: GuardMode;
   /** Sampling window in ms (pike's sampling_time_unit). */
   window: number;
-  /** Messages one source (prefix) may send per window (pike's reqs_density_per_unit). */
+  /** Messages one source (prefix, see SourcesConfig) may send per window (pike's reqs_density_per_unit). */
   maxMessages: number;
   /** Ban length in ms. */
   ban: number;
-  /** Prefix length that makes one IPv4 source (32: each address). */
-  ipv4Prefix: number;
-  /** Prefix length that makes one IPv6 source (64: a whole /64). */
-  ipv6Prefix: number;
   /** Most sources tracked at once; the least active are forgotten first. */
   maxSources: number;
 }
@@ -319,6 +326,11 @@ export interface GuardsConfig {
   reply: Readonly<GuardReplyConfig>;
   /** Guard answers (all sources together) per second; beyond it they are dropped silently. */
   repliesPerSecond: number;
+  /**
+   * Canonical addresses/networks no guard ever bans (nor pushes to the firewall); their
+   * messages that a guard blocks are still dropped or answered.
+   */
+  neverBan: readonly string[];
   acl: Readonly<AclConfig>;
   bans: Readonly<BansGuardConfig>;
   flood: Readonly<FloodConfig>;
@@ -404,6 +416,8 @@ export interface Config {
   defaultUpstream: string;
   /** Canonical CIDRs/addresses from `trusted` (upstream target addresses are trusted in addition). */
   trusted: readonly string[];
+  /** What makes one source (IPv6 by /64 by default) for every guard, ban and per-source limit. */
+  sources: Readonly<SourcesConfig>;
   limits: Readonly<LimitsConfig>;
   tcp: Readonly<TcpConfig>;
   replies: Readonly<RepliesConfig>;

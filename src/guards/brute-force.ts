@@ -21,7 +21,9 @@ const LOCKED: Verdict = Object.freeze({
 /**
  * Password guessing (SIPVicious svcrack and the like), watched on the upstream's answers:
  * a request with digest credentials answered 401/407/403 is a failure for its source and
- * its username. `max_failures` from one source within `window` ban it, and the answer that
+ * its username. A source is its address masked as `sources.*` says (an IPv6 /64 by default):
+ * rotating addresses inside one /64 is one source. `max_failures` from one source within
+ * `window` ban it (the whole /64), and the answer that
  * reached the limit is replaced by `403 Try later`. A 2xx after credentials forgets the
  * source's failures for that user and remembers the source as known good for it.
  *
@@ -61,8 +63,9 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
   /** Refuses a locked username's credentials (any of them) from sources not known good for it. */
   checkMessage(msg: SipMessage, source: Source, now: number): Verdict {
     if (this.tracker.lockedUsers === 0 || !msg.isRequest || msg.method === 'ACK') return PASS;
+    const key = this.reporter.keyOf(source.address);
     for (const c of digestCredentials(msg)) {
-      if (this.tracker.isRefused(source.address, bounded(c.username), bounded(c.realm), now)) return LOCKED;
+      if (this.tracker.isRefused(key, bounded(c.username), bounded(c.realm), now)) return LOCKED;
     }
     return PASS;
   }
@@ -106,7 +109,7 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
   ): ReplySpec | undefined {
     const r = this.reporter;
     if (r.isExempt(source)) return undefined;
-    const o = this.tracker.failure(source.address, bounded(user), bounded(realm), now, countSource);
+    const o = this.tracker.failure(r.keyOf(source.address), bounded(user), bounded(realm), now, countSource);
     if (o.distributed) {
       r.alert(BRUTE_FORCE, 'distributed', 'distributed password guessing', {
         user: bounded(user),
@@ -126,6 +129,7 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
       this.config.ban,
       method,
       now,
+      true,
     );
     return banned ? TRY_LATER : undefined;
   }
@@ -158,7 +162,7 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
 
   /** Records a successful authentication of `user` (+`realm`) from `source`. */
   recordSuccess(source: Source, user: string, realm: string, now: number): void {
-    this.tracker.success(source.address, bounded(user), bounded(realm), now);
+    this.tracker.success(this.reporter.keyOf(source.address), bounded(user), bounded(realm), now);
   }
 }
 

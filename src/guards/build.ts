@@ -1,9 +1,10 @@
 import { type AuthDeps, AuthGuard, standaloneAuthDeps } from '../auth/guard.js';
-import type { GuardName, GuardsConfig } from '../config/types.js';
+import type { GuardName, GuardsConfig, SourcesConfig } from '../config/types.js';
 import type { BanStore } from '../store/types.js';
 import { Reporter } from '../watch/report.js';
 import { type ResponseWatcher, TransactionWatch } from '../watch/watch.js';
 import { AclGuard, type AclLogger } from './acl.js';
+import { BanPolicy } from './ban-policy.js';
 import { BansGuard } from './bans.js';
 import { BruteForceGuard } from './brute-force.js';
 import { type ChainEntry, GuardChain } from './chain.js';
@@ -48,6 +49,8 @@ export class GuardBuilder {
   readonly watch = new TransactionWatch();
   private readonly reporter: Reporter;
   private acl: AclGuard | undefined;
+  /** What one source is and who is never banned, for every guard (`sources`, `guards.never_ban`). */
+  private policy: BanPolicy = BanPolicy.DEFAULT;
 
   constructor(private readonly deps: GuardDeps) {
     this.reporter = new Reporter({
@@ -56,6 +59,7 @@ export class GuardBuilder {
       log: deps.log,
       // An allow-listed source skips the chain: the answer-watching guards leave it alone too.
       isExempt: (source) => this.acl?.checkSource(source).action === 'accept',
+      policy: () => this.policy,
       onStoreError: (err) => deps.log.warn({ event: 'store-error' }, String(err)),
     });
   }
@@ -66,14 +70,30 @@ export class GuardBuilder {
     return g instanceof BruteForceGuard ? g : undefined;
   }
 
-  build(config: GuardsConfig): GuardChain {
+  /** The ban policy of the chain built last (the honeypot and the dry run ask it too). */
+  get banPolicy(): BanPolicy {
+    return this.policy;
+  }
+
+  /**
+   * Builds the chain. `sources` (the top-level setting) makes one source for every guard that
+   * counts, scores or bans per source, and for the bans themselves.
+   */
+  build(config: GuardsConfig, sources: Readonly<SourcesConfig>): GuardChain {
+    this.policy = new BanPolicy(sources, config.neverBan);
     const next = new Map<GuardName, Built>();
     const entries: ChainEntry[] = [];
     const watchers: ResponseWatcher[] = [];
     for (const name of config.chain) {
       const settings = settingsOf(config, name);
-      // sanity depends on the auth guard's realms too (which credentials may travel together).
-      const key = JSON.stringify([settings, config.reply, name === 'sanity' ? [...ownRealms(config)] : 0]);
+      // sanity depends on the auth guard's realms too (which credentials may travel together);
+      // guards that count per source start afresh when what makes a source changes.
+      const key = JSON.stringify([
+        settings,
+        config.reply,
+        name === 'sanity' ? [...ownRealms(config)] : 0,
+        COUNTS_PER_SOURCE.has(name) ? sources : undefined,
+      ]);
       const old = this.built.get(name);
       const guard = old?.key === key ? old.guard : this.create(name, config);
       if (guard === undefined) continue;
@@ -90,7 +110,7 @@ export class GuardBuilder {
     const auth = next.get('auth')?.guard;
     this.watch.trackDialogs = auth !== undefined && config.auth.mode !== 'off' && !config.auth.inDialog;
     this.watch.verified = this.deps.auth?.stripper;
-    const chain = new GuardChain(entries, this.deps.events, this.deps.store);
+    const chain = new GuardChain(entries, this.deps.events, this.deps.store, Date.now, this.policy);
     chain.onStoreError = (err) => this.deps.log.warn({ event: 'store-error' }, String(err));
     return chain;
   }
@@ -103,11 +123,11 @@ export class GuardBuilder {
         if (this.deps.store === undefined) return undefined;
         return new BansGuard(config.bans, this.deps.store, config.reply);
       case 'flood':
-        return new FloodGuard(config.flood);
+        return new FloodGuard(config.flood, this.policy.keys);
       case 'sanity':
         return new SanityGuard(config.sanity, ownRealms(config));
       case 'scanner':
-        return new ScannerGuard(config.scanner, config.reply, this.deps.identity);
+        return new ScannerGuard(config.scanner, config.reply, this.deps.identity, this.policy.keys);
       case 'auth':
         // Off: not built at all (it would open its users file or table for nothing).
         if (config.auth.mode === 'off') return undefined;
@@ -135,6 +155,9 @@ function ownRealms(config: GuardsConfig): ReadonlySet<string> {
   if (!config.chain.includes('auth') || config.auth.mode === 'off') return new Set();
   return new Set([config.auth.realm, ...Object.values(config.auth.realms)]);
 }
+
+/** Guards whose state is kept per source (by `sources.*`). */
+const COUNTS_PER_SOURCE: ReadonlySet<GuardName> = new Set(['flood', 'scanner', 'brute_force', 'dial_scan']);
 
 /** A guard's settings by its chain name (config keys are camelCase). */
 function settingsOf(config: GuardsConfig, name: GuardName): { mode: GuardsConfig['acl']['mode'] } {

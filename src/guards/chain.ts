@@ -1,10 +1,11 @@
-import { normalizeIp } from '../net/cidr.js';
 import { SipParseError } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import type { BanStore } from '../store/types.js';
+import { BanPolicy } from './ban-policy.js';
 import type { EventStream } from './events.js';
 import {
   ACCEPT,
+  type BlockingAction,
   type BlockingVerdict,
   type Guard,
   type GuardMode,
@@ -33,8 +34,9 @@ export interface ChainDecision {
  * `accept` ends it and admits the message. A guard in monitor mode only reports: its verdict
  * becomes an event marked `monitor` and the chain goes on.
  *
- * The chain turns ban verdicts into bans in the store, and every blocking verdict into one
- * event. Carrying the verdict out (drop, reply) is the caller's job.
+ * The chain turns ban verdicts into bans in the store (through the BanPolicy: what one source
+ * is, who is never banned), and every blocking verdict into one event. Carrying the verdict
+ * out (drop, reply) is the caller's job.
  */
 export class GuardChain {
   private readonly sourceGuards: ChainEntry[];
@@ -47,6 +49,8 @@ export class GuardChain {
     private readonly events: EventStream,
     private readonly bans: BanStore | undefined,
     private readonly now: () => number = Date.now,
+    /** What a ban covers and who is never banned (`sources`, `guards.never_ban`). */
+    private readonly policy: BanPolicy = BanPolicy.DEFAULT,
   ) {
     const active = entries.filter((e) => e.mode !== 'off');
     this.sourceGuards = active.filter((e) => e.guard.checkSource !== undefined);
@@ -55,6 +59,7 @@ export class GuardChain {
 
   /** Told when a ban could not be written to the store (it is still enforced from memory). */
   onStoreError: (err: unknown) => void = () => {};
+  private readonly storeError = (err: unknown) => this.onStoreError(err);
 
   get hasMessageGuards(): boolean {
     return this.messageGuards.length > 0;
@@ -103,28 +108,37 @@ export class GuardChain {
   private decide(e: ChainEntry, v: BlockingVerdict, source: Source, now: number, msg: SipMessage | undefined): boolean {
     const monitor = e.mode === 'monitor';
     let ban: SecurityEvent['ban'];
+    let action: BlockingAction = v.action;
+    let note: string | undefined;
     if (v.action === 'ban') {
-      const target = v.target ?? normalizeIp(source.address);
-      ban = { target, until: now + v.duration, reason: v.reason };
-      if (!monitor && this.bans !== undefined) {
-        try {
-          this.bans.add({ target, guard: e.guard.name, reason: v.reason, created: now, expires: ban.until });
-        } catch (err) {
-          // The store still enforces the ban from memory; only writing it down failed.
-          this.onStoreError(err);
-        }
-      }
+      const name = e.guard.name;
+      const o = this.policy.record(
+        this.bans,
+        this.storeError,
+        name,
+        source.address,
+        v.target,
+        v.reason,
+        v.duration,
+        now,
+        monitor,
+      );
+      ban = o.ban;
+      if (o.note !== '') note = o.note;
+      // A peer in guards.never_ban: nobody is banned, the message is still blocked as the verdict says.
+      if (ban === undefined) action = v.reply === undefined ? 'drop' : 'reply';
     }
     this.events.emit({
       time: now,
       source: { transport: source.transport, address: source.address, port: source.port, family: source.family },
       guard: e.guard.name,
       rule: v.rule,
-      action: v.action,
+      action,
       monitor,
       detail: v.detail ?? '',
       ban,
       method: msg?.isRequest === true ? msg.method : undefined,
+      note,
     });
     return !monitor;
   }

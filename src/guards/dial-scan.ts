@@ -10,7 +10,8 @@ import type { Guard, ReplySpec } from './types.js';
 export const DIAL_SCAN = 'dial-scan';
 
 /**
- * Extension and dial-prefix scanning, watched on the answers: per source, the distinct
+ * Extension and dial-prefix scanning, watched on the answers: per source (its address masked
+ * as `sources.*` says, an IPv6 /64 by default, and banned as such), the distinct
  * Request-URI users of INVITE/MESSAGE/OPTIONS (by default) that the inside refused with
  * "no such destination" codes (404, 484, 403, 480, 503, 604) within `window`. More than
  * `max_destinations` ban the source. A request without a user part (OPTIONS to a host)
@@ -37,9 +38,10 @@ export class DialScanGuard implements Guard, ResponseWatcher {
   onFinalResponse(req: WatchedRequest, msg: SipMessage, now: number): ReplySpec | undefined {
     if (req.ruriUser === '' || !this.codes.has(msg.status) || !this.methods.has(req.method)) return undefined;
     if (this.reporter.isExempt(req)) return undefined;
-    const n = this.tracker.refused(req.address, req.ruriUser, now);
+    const key = this.reporter.keyOf(req.address);
+    const n = this.tracker.refused(key, req.ruriUser, now);
     if (n <= this.config.maxDestinations) return undefined;
-    this.tracker.forget(req.address);
+    this.tracker.forget(key);
     this.reporter.ban(
       DIAL_SCAN,
       this.monitor,

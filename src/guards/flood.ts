@@ -3,9 +3,10 @@
  * as Kamailio's pike module does (docs/guards/flood.md).
  *
  * Every message counts (requests, responses, datagrams that do not parse): the guard runs in
- * `checkSource`, before parsing. Sources are aggregated by prefix (`ipv4Prefix`, default /32;
- * `ipv6Prefix`, default /64, since one IPv6 attacker owns a whole /64); an IPv4-mapped IPv6
- * peer counts as its IPv4 address. Counting and the memory bound are RateTable's job.
+ * `checkSource`, before parsing. Sources are aggregated by prefix as every guard does
+ * (`sources.ipv4_prefix`, default /32; `sources.ipv6_prefix`, default /64, since one IPv6
+ * attacker owns a whole /64); an IPv4-mapped IPv6 peer counts as its IPv4 address. Counting and
+ * the memory bound are RateTable's job.
  *
  * A source that crosses the limit gets one `ban` verdict; its further messages get `drop`
  * while it stays over the limit. The episode ends (and a later crossing bans again) once its
@@ -15,7 +16,8 @@
  * drops are what it sees.
  */
 import type { FloodConfig } from '../config/types.js';
-import { classifyIp, prefixKey, v4Mask } from '../net/ip.js';
+import { classifyIp, v4Mask } from '../net/ip.js';
+import type { SourceKeys } from '../net/source-key.js';
 import { RateTable } from './rate-table.js';
 import { type BanVerdict, type DropVerdict, type Guard, PASS, type Source, type Verdict } from './types.js';
 
@@ -45,8 +47,7 @@ export class FloodGuard implements Guard {
   /** Estimate (whole messages) at or below which a flagged source's episode ends. */
   private readonly resetBelow: number;
   private readonly banDuration: number;
-  private readonly ipv4Prefix: number;
-  private readonly ipv6Prefix: number;
+  private readonly keys: SourceKeys;
   private readonly v4Mask: number;
   private readonly v6Mask: Int32Array;
   private readonly windowText: string;
@@ -55,23 +56,21 @@ export class FloodGuard implements Guard {
   private readonly v4Out = new Float64Array(1);
   private readonly v6Out = new Uint16Array(8);
 
-  constructor(config: FloodConfig) {
+  /** `keys`: what makes one source (`sources.*`), the same for every guard and ban. */
+  constructor(config: FloodConfig, keys: SourceKeys) {
     if (!Number.isFinite(config.window) || config.window < 1) {
       throw new RangeError(`flood: window must be at least 1 ms, got ${config.window}`);
     }
     checkInteger('maxMessages', config.maxMessages, 1, 2 ** 30);
-    checkInteger('ipv4Prefix', config.ipv4Prefix, 0, 32);
-    checkInteger('ipv6Prefix', config.ipv6Prefix, 0, 128);
     checkInteger('maxSources', config.maxSources, 8, 2 ** 30);
     if (!Number.isFinite(config.ban) || config.ban <= 0) throw new RangeError(`flood: ban must be > 0 ms`);
     this.table = new RateTable(config.maxSources, config.window, config.window / config.maxMessages);
     this.maxMessages = config.maxMessages;
     this.resetBelow = config.maxMessages / 2;
     this.banDuration = config.ban;
-    this.ipv4Prefix = config.ipv4Prefix;
-    this.ipv6Prefix = config.ipv6Prefix;
-    this.v4Mask = v4Mask(config.ipv4Prefix) | 0;
-    this.v6Mask = v6Masks(config.ipv6Prefix);
+    this.keys = keys;
+    this.v4Mask = v4Mask(keys.v4Bits) | 0;
+    this.v6Mask = v6Masks(keys.v6Bits);
     this.windowText = durationText(config.window);
     this.dropVerdict = Object.freeze({
       action: 'drop',
@@ -120,7 +119,7 @@ export class FloodGuard implements Guard {
       rule: 'density',
       duration: this.banDuration,
       reason: 'flood',
-      target: prefixKey(address, this.ipv4Prefix, this.ipv6Prefix),
+      target: this.keys.of(address),
       detail: `${estimate} messages in ${this.windowText} (limit ${this.maxMessages})`,
     };
   }

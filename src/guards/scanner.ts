@@ -24,7 +24,8 @@
  *
  * Several signals in one message: the strongest action wins (ban > honeypot > reply > drop
  * > score). `score` signals add their points to the source's score, each at most once per
- * window; reaching `scoreThreshold` bans the source (rule `score`).
+ * window; reaching `scoreThreshold` bans the source (rule `score`). A source is its address
+ * masked as `sources.*` says (an IPv6 /64 by default), as for every guard and ban.
  *
  * Only the User-Agent and SDP signals look at responses: the From, To and Record-Route of
  * a response echo a request that came from elsewhere (an outside UAS copies sipwarden's own
@@ -49,6 +50,7 @@ import {
   type SignalAction,
 } from '../config/types.js';
 import { CidrSet, normalizeIp } from '../net/cidr.js';
+import type { SourceKeys } from '../net/source-key.js';
 import { parseAuthHeader } from '../sip/digest.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
@@ -140,6 +142,7 @@ export class ScannerGuard implements Guard {
   /** `recordRouteHosts`: addresses and networks, and domain names. */
   private readonly rrNetworks = new CidrSet();
   private readonly rrNames = new Set<string>();
+  private readonly keys: SourceKeys;
   private readonly scores: ScoreBoard;
   /** Per-message scratch: the strongest signal so far and its detail. */
   private best: Signal | -1 = -1;
@@ -152,7 +155,13 @@ export class ScannerGuard implements Guard {
   private readonly digestScan = new DigestScan();
 
   /** Throws an Error when a `/regex/` pattern does not compile. */
-  constructor(config: ScannerConfig, reply: GuardReplyConfig, identity: ScannerIdentity, maxSources = 100_000) {
+  constructor(
+    config: ScannerConfig,
+    reply: GuardReplyConfig,
+    identity: ScannerIdentity,
+    keys: SourceKeys,
+    maxSources = 100_000,
+  ) {
     this.userAgents = new PatternMatcher(config.userAgents);
     this.sdpNames = new PatternMatcher(config.sdpSessionNames);
     for (let s = 0; s < Signal.Count; s++) {
@@ -168,6 +177,7 @@ export class ScannerGuard implements Guard {
       if (/^[0-9.]+(\/[0-9]+)?$/.test(host) || host.includes(':')) this.rrNetworks.add(host);
       else this.rrNames.add(host.toLowerCase());
     }
+    this.keys = keys;
     this.scores = new ScoreBoard(config.scoreWindow, maxSources);
   }
 
@@ -427,9 +437,10 @@ export class ScannerGuard implements Guard {
   private decide(msg: SipMessage, source: Source, now: number): Verdict {
     if (this.bestStrength === Strength.Ban) return this.banVerdict(this.best as Signal, this.bestDetail);
     if (this.scored !== 0) {
-      const entry = this.scores.add(source.address, this.scored, this.points, now);
+      const key = this.keys.of(source.address);
+      const entry = this.scores.add(key, this.scored, this.points, now);
       if (entry.score >= this.threshold) {
-        this.scores.delete(source.address);
+        this.scores.delete(key);
         return {
           action: 'ban',
           rule: 'score',

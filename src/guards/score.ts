@@ -1,12 +1,13 @@
 /**
  * Per-source scores of the scanner guard's weak signals.
  *
- * Each source (an address) has a window that opens with its first points and lasts
- * `window` ms; within it each signal counts at most once, so a phone that repeats one weak
- * signal on every message is never banned for it alone. Windows end lazily, when the
- * source is next seen: no timer per source. The table holds at most `maxSources` sources;
- * beyond it the source whose window opened first is forgotten (a Map keeps insertion
- * order, and a source whose window restarts is moved to the end).
+ * Each source (its key: the address masked as `sources.*` says, an IPv6 /64 by default) has
+ * a window that opens with its first points and lasts `window` ms; within it each signal
+ * counts at most once, so a phone that repeats one weak signal on every message is never
+ * banned for it alone. Windows end lazily, when the source is next seen: no timer per
+ * source. The table holds at most `maxSources` sources; beyond it the source whose window
+ * opened first is forgotten (a Map keeps insertion order, and a source whose window
+ * restarts is moved to the end).
  */
 export class ScoreEntry {
   constructor(

@@ -122,6 +122,11 @@ export interface SecurityEvent {
   readonly detail: string;
   /** For bans: what was banned, until when (epoch ms) and why. */
   readonly ban?: { readonly target: string; readonly until: number; readonly reason: string };
+  /**
+   * Why a ban the guard asked for was narrowed or not made (`guards.never_ban`). When it was not
+   * made, `action` is what the message got instead (`drop`, or `reply` when the ban answers).
+   */
+  readonly note?: string;
   /** Method of the request, when the message was parsed. */
   readonly method?: string;
 }

@@ -19,7 +19,7 @@ import type { Destination } from '../transport/manager.js';
 import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
 import type { AttackStore, Observation } from './records.js';
 import { Responder } from './responder.js';
-import { mayReflect, SourceTable } from './sources.js';
+import { type HoneypotSources, mayReflect, SourceTable } from './sources.js';
 import { HoneypotTokens } from './tokens.js';
 
 /** What the proxy asks of the honeypot. */
@@ -28,7 +28,7 @@ export interface HoneypotHook {
   readonly forwardTarget: Destination | undefined;
   /** True for the external honeypot's address (and port, over UDP): its messages come from the inside. */
   isForwardTarget(transport: TransportName, address: string, port: number): boolean;
-  /** True while every message of this address goes to the honeypot. */
+  /** True while every message of this address (of its source: its /64 for IPv6) goes to the honeypot. */
   holds(address: string): boolean;
   /**
    * Takes a message of a source sent to the honeypot (`guard`/`rule` that sent it, `guard`
@@ -91,6 +91,8 @@ export class Honeypot implements HoneypotHook {
     private readonly transport: HoneypotTransport,
     readonly records: AttackStore,
     private readonly log: EventLogger,
+    /** What one source is, and who is never held (`sources`, `guards.never_ban`). */
+    private sourcePolicy: HoneypotSources,
   ) {
     this.config = config;
     this.globalRate = globalRate;
@@ -105,8 +107,9 @@ export class Honeypot implements HoneypotHook {
     this.forwardTarget = targetOf(config);
   }
 
-  reconfigure(config: Readonly<HoneypotConfig>, globalRate: number): void {
+  reconfigure(config: Readonly<HoneypotConfig>, globalRate: number, sources: HoneypotSources): void {
     this.config = config;
+    this.sourcePolicy = sources;
     this.sources.setRate(config.repliesPerSecond);
     if (globalRate !== this.globalRate) {
       this.globalRate = globalRate;
@@ -123,15 +126,16 @@ export class Honeypot implements HoneypotHook {
   }
 
   holds(address: string): boolean {
-    // Runs for every message from the outside: the clock is read only for a known source.
-    const e = this.sources.get(address);
-    return e !== undefined && e.heldUntil > Date.now();
+    // Runs for every message from the outside: nothing is computed while nobody was held.
+    if (this.sources.heldSources === 0) return false;
+    return this.sources.holds(this.sourcePolicy.keyOf(address), Date.now());
   }
 
   take(msg: SipMessage, peer: Peer, bytes: number, guard: string, rule: string): boolean {
     const now = Date.now();
     const { entry, created } = this.sources.touch(peer.address, now);
-    this.sources.hold(entry, now);
+    // A never_ban peer (a trunk whose address may be forged) is not held: only this message goes here.
+    if (!this.sourcePolicy.spares(peer.address)) this.sources.hold(this.sourcePolicy.keyOf(peer.address), now);
     if (peer.transport === 'udp') entry.received += bytes;
     else entry.verified = true; // the TCP handshake proved the address
     this.stats.taken++;

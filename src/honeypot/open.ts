@@ -5,6 +5,7 @@ import type { EventLogger } from '../proxy/proxy.js';
 import { Honeypot, type HoneypotTransport } from './honeypot.js';
 import { type AttackStore, MemoryAttackStore } from './records.js';
 import { ATTACKS_FILE, SqliteAttackStore } from './records-sqlite.js';
+import type { HoneypotSources } from './sources.js';
 
 /** The attack records file: `attacks.db` next to the ban database. */
 export function attacksFile(config: Readonly<Config>): string {
@@ -18,7 +19,13 @@ export function openAttackStore(config: Readonly<Config>, onError: (err: Error) 
   return new SqliteAttackStore(attacksFile(config), { maxRecords: max, onError });
 }
 
-export function openHoneypot(config: Readonly<Config>, transport: HoneypotTransport, log: EventLogger): Honeypot {
+/** `sources`: the guards' ban policy (what one source is, who is never held). */
+export function openHoneypot(
+  config: Readonly<Config>,
+  transport: HoneypotTransport,
+  log: EventLogger,
+  sources: HoneypotSources,
+): Honeypot {
   const records = openAttackStore(config, (err) => log.warn({ event: 'attack-records-error' }, err.message));
-  return new Honeypot(config.honeypot, config.guards.repliesPerSecond, transport, records, log);
+  return new Honeypot(config.honeypot, config.guards.repliesPerSecond, transport, records, log, sources);
 }

@@ -1,17 +1,27 @@
 /**
- * What the honeypot knows about each source address, in one bounded table: how long it is
- * held (every message of a held source goes to the honeypot, so the follow-up requests of
- * a dialog that no longer trip a guard still get consistent answers), its answer budget
- * (token bucket) and, over UDP, the bytes received and sent that bound reflection.
+ * What the honeypot knows about each source, in bounded tables:
+ * - per source (the address masked as `sources.*` says, an IPv6 /64 by default, as every
+ *   guard counts): how long it is held (every message of a held source goes to the
+ *   honeypot, so the follow-up requests of a dialog that no longer trip a guard still get
+ *   consistent answers, and another address of the same /64 gets them too);
+ * - per address: its answer budget (token bucket) and, over UDP, the bytes received and
+ *   sent that bound reflection. These stay per address: a reflection's victim is one
+ *   address, and proof that an address receives our answers says nothing of its neighbours.
  *
- * The table holds at most `maxSources` entries; the entry touched longest ago goes first
+ * Each table holds at most `maxSources` entries; the entry touched longest ago goes first
  * (a Map keeps insertion order and a touch re-inserts). Forgetting a source only makes the
  * honeypot stricter with it: an unknown UDP source has received nothing, so it gets nothing.
  */
 
+/** What the honeypot asks about sources: the guards' ban policy answers. */
+export interface HoneypotSources {
+  /** The key of the source `address` belongs to (its prefix). */
+  keyOf(address: string): string;
+  /** True for a peer in `guards.never_ban`: it is never held (its messages are judged one by one). */
+  spares(address: string): boolean;
+}
+
 export class SourceEntry {
-  /** Until when (epoch ms) the source's messages go to the honeypot. */
-  heldUntil = 0;
   tokens: number;
   refilled: number;
   /** Bytes received from / sent to the address over UDP. */
@@ -28,6 +38,8 @@ export class SourceEntry {
 
 export class SourceTable {
   private readonly entries = new Map<string, SourceEntry>();
+  /** Held sources (by key): until when (epoch ms) their messages go to the honeypot. */
+  private readonly held = new Map<string, number>();
 
   constructor(
     private readonly maxSources: number,
@@ -64,15 +76,28 @@ export class SourceTable {
     return { entry, created };
   }
 
-  /** Holds the source for the hold time from now. */
-  hold(entry: SourceEntry, now: number): void {
-    entry.heldUntil = now + this.holdMs;
+  /** Holds the source `key` for the hold time from now. */
+  hold(key: string, now: number): void {
+    this.held.delete(key);
+    if (this.held.size >= this.maxSources) {
+      const oldest = this.held.keys().next().value;
+      if (oldest !== undefined) this.held.delete(oldest);
+    }
+    this.held.set(key, now + this.holdMs);
   }
 
-  /** True while the source's messages go to the honeypot. */
-  holds(address: string, now: number): boolean {
-    const e = this.entries.get(address);
-    return e !== undefined && e.heldUntil > now;
+  /** Sources held, or whose hold ended and was not looked up since (0: nothing to look up). */
+  get heldSources(): number {
+    return this.held.size;
+  }
+
+  /** True while the messages of source `key` go to the honeypot. */
+  holds(key: string, now: number): boolean {
+    const until = this.held.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.held.delete(key); // over: forgotten, so that an idle table costs nothing again
+    return false;
   }
 
   /** Takes one answer from the source's bucket (`rate` per second, burst `rate`). */

@@ -95,6 +95,24 @@ export function normalizeCidr(text: string): string {
   return parseCidr(text).text;
 }
 
+/**
+ * True when two networks share at least one address: one contains the other. An IPv6 network
+ * that covers the whole IPv4-mapped range overlaps every IPv4 network.
+ */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return (a.family === 6 && a.coversAllV4) || (b.family === 6 && b.coversAllV4);
+  const bits = Math.min(a.bits, b.bits);
+  if (a.family === 4) {
+    const m = v4Mask(bits);
+    return (a.v4 & m) >>> 0 === (b.v4 & m) >>> 0;
+  }
+  const x = new Uint16Array(a.v6!);
+  const y = new Uint16Array(b.v6!);
+  maskV6(x, bits);
+  maskV6(y, bits);
+  return x.every((w, i) => w === y[i]);
+}
+
 function v6Key(w: Uint16Array): string {
   return String.fromCharCode(w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!);
 }

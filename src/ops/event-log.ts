@@ -21,6 +21,9 @@ const DETAIL_MAX = 200;
  *   (`Blocking traffic from <IP> guard=... rule=... for Ns`);
  * - what a guard in monitor mode would have done at `info`, at most `monitorPerSecond`
  *   lines a second (a monitored flood must not flood the log);
+ * - a ban not made or narrowed because of `guards.never_ban` (an event with a `note`) at
+ *   `info`, within the same budget: a spoofed flood in a trunk's name must not flood the log
+ *   either; a narrowed ban is still a ban line;
  * - every other event (drops and replies of enforcing guards) at `debug`.
  * Attacker text only appears in the `detail` field, escaped and bounded.
  */
@@ -29,7 +32,8 @@ export function logEvents(events: EventStream, log: EventLogTarget, monitorPerSe
   let suppressed = 0;
   return events.on((e: SecurityEvent) => {
     const enforcedBan = e.action === 'ban' && !e.monitor;
-    if (!enforcedBan && !e.monitor && log.isLevelEnabled?.('debug') === false) return;
+    const spared = !enforcedBan && e.note !== undefined;
+    if (!enforcedBan && !e.monitor && !spared && log.isLevelEnabled?.('debug') === false) return;
     const fields = {
       event: e.action === 'ban' && !e.monitor ? 'ban' : 'guard',
       source: e.source.address,
@@ -43,15 +47,19 @@ export function logEvents(events: EventStream, log: EventLogTarget, monitorPerSe
       target: e.ban?.target,
       until: e.ban === undefined ? undefined : new Date(e.ban.until).toISOString(),
       detail: e.detail === '' ? undefined : sanitize(e.detail, DETAIL_MAX),
+      note: e.note,
     };
     if (e.action === 'ban' && !e.monitor) {
       log.warn(fields, banMessage(e));
-    } else if (e.monitor) {
+    } else if (e.monitor || spared) {
       if (!monitorLines.take()) {
         suppressed++;
         return;
       }
-      log.info({ ...fields, suppressed: suppressed || undefined }, 'monitor: would block');
+      log.info(
+        { ...fields, suppressed: suppressed || undefined },
+        e.monitor ? 'monitor: would block' : 'blocked; not banned (guards.never_ban)',
+      );
       suppressed = 0;
     } else {
       log.debug(fields, 'blocked');

@@ -61,6 +61,10 @@ class UserFailures {
  * Failed and successful authentications, per source and per username (+realm), in bounded
  * tables. Pure bookkeeping: the brute_force guard decides what to do with the outcome.
  *
+ * A "source" here is the key the guard passes: the address masked as `sources.*` says
+ * (`BanPolicy.keyOf`), so every address of one IPv6 /64 counts against the same failures,
+ * the same known-good pairs and as one source of distributed guessing.
+ *
  * - A source that fails `maxFailures` times within `window` is to be banned. A success for a
  *   user from a source forgets that source's failures for that user (a phone that got its
  *   password fixed starts clean; failures for other users stay).

@@ -9,7 +9,8 @@ export interface DialScanSettings {
 /**
  * Distinct refused destinations per source within a window (svwar walking extensions, a
  * toll-fraud script walking dial prefixes), at most `maxDestinations + 1` remembered per
- * source and `maxSources` sources.
+ * source and `maxSources` sources. A source is the key the guard passes: the address masked
+ * as `sources.*` says (an IPv6 /64 by default), so rotating addresses does not reset it.
  */
 export class DialScanTracker {
   private readonly sources: LruMap<string, DistinctWindow>;

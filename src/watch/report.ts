@@ -1,7 +1,7 @@
+import type { BanPolicy } from '../guards/ban-policy.js';
 import type { EventStream } from '../guards/events.js';
 import type { ReplySpec, Source } from '../guards/types.js';
 import { sanitize } from '../log/sanitize.js';
-import { normalizeIp } from '../net/cidr.js';
 import type { BanStore } from '../store/types.js';
 
 /** The subset of a pino logger the watch uses for alerts that block nothing. */
@@ -15,6 +15,8 @@ export interface ReporterDeps {
   readonly log: AlertLogger;
   /** True for sources the acl guard admits without further checks: never banned or refused. */
   readonly isExempt: (source: Source) => boolean;
+  /** What one source is and who is never banned (`sources`, `guards.never_ban`); changes on reload. */
+  readonly policy: () => BanPolicy;
   readonly onStoreError?: (err: unknown) => void;
 }
 
@@ -25,19 +27,31 @@ export const FORBIDDEN: ReplySpec = Object.freeze({ code: 403, reason: 'Forbidde
 
 /**
  * Carries out what the response-watching guards decide, as the guard chain does for the
- * others: a ban goes to the store and becomes a `ban` event (whose log line is the fail2ban
- * line, see ops/event-log.ts), a refusal a `reply` event. In monitor mode only the event,
- * marked `monitor`. Alerts that block nothing (a fraud warning, distributed guessing without
- * the lock) are `warn` log lines with `event: 'alert'`.
+ * others: a ban goes to the store through the same BanPolicy (the source's prefix, never_ban)
+ * and becomes a `ban` event (whose log line is the fail2ban line, see ops/event-log.ts), a
+ * refusal a `reply` event. In monitor mode only the event, marked `monitor`. Alerts that block
+ * nothing (a fraud warning, distributed guessing without the lock) are `warn` log lines with
+ * `event: 'alert'`.
  */
 export class Reporter {
+  private readonly storeError = (err: unknown) => this.deps.onStoreError?.(err);
+
   constructor(private readonly deps: ReporterDeps) {}
 
   isExempt(source: Source): boolean {
     return this.deps.isExempt(source);
   }
 
-  /** Bans the source (unless monitoring); returns true when the ban is enforced. */
+  /** The key a source is counted by (its address masked to `sources.*`), as every guard counts it. */
+  keyOf(address: string): string {
+    return this.deps.policy().keyOf(address);
+  }
+
+  /**
+   * Bans the source (unless monitoring); returns true when the guard's decision is enforced.
+   * A source in `guards.never_ban` is not banned: with `answers` (the guard replaces the answer,
+   * e.g. `403 Try later`) that is a `reply` event with a note, else an alert line.
+   */
   ban(
     guard: string,
     monitor: boolean,
@@ -48,24 +62,39 @@ export class Reporter {
     duration: number,
     method: string,
     now: number,
+    answers = false,
   ): boolean {
-    const target = normalizeIp(source.address);
-    const until = now + duration;
-    if (!monitor && this.deps.store !== undefined) {
-      try {
-        this.deps.store.add({ target, guard, reason, created: now, expires: until });
-      } catch (err) {
-        // The store still enforces the ban from memory; only writing it down failed.
-        this.deps.onStoreError?.(err);
-      }
+    const policy = this.deps.policy();
+    const o = policy.record(
+      this.deps.store,
+      this.storeError,
+      guard,
+      source.address,
+      undefined,
+      reason,
+      duration,
+      now,
+      monitor,
+    );
+    const note = o.note === '' ? undefined : o.note;
+    if (o.ban !== undefined) {
+      this.emit(guard, 'ban', monitor, source, rule, detail, method, now, o.ban, note);
+    } else if (answers) {
+      this.emit(guard, 'reply', monitor, source, rule, detail, method, now, undefined, note);
+    } else {
+      this.alert(guard, rule, 'ban not applied', {
+        source: source.address,
+        note: o.note,
+        detail,
+        monitor: monitor ? 'yes' : 'no',
+      });
     }
-    this.emit(guard, 'ban', monitor, source, rule, detail, method, now, { target, until, reason });
     return !monitor;
   }
 
   /** Records that a request or answer was refused (or, monitoring, would have been). */
   refused(guard: string, monitor: boolean, source: Source, rule: string, detail: string, method: string, now: number) {
-    this.emit(guard, 'reply', monitor, source, rule, detail, method, now, undefined);
+    this.emit(guard, 'reply', monitor, source, rule, detail, method, now, undefined, undefined);
   }
 
   /** A warning that blocks nothing. `fields` values may hold attacker text: they are escaped here. */
@@ -85,6 +114,7 @@ export class Reporter {
     method: string,
     now: number,
     ban: { target: string; until: number; reason: string } | undefined,
+    note: string | undefined,
   ): void {
     this.deps.events.emit({
       time: now,
@@ -96,6 +126,7 @@ export class Reporter {
       detail,
       ban,
       method: method === '' ? undefined : method,
+      note,
     });
   }
 }

@@ -76,6 +76,40 @@ const FULL = yaml(
   'log: { level: debug }', //                                 24
 );
 
+describe('loadConfigFromString: sources and guards.never_ban', () => {
+  it('reads sources and never_ban (canonical, without repeats)', () => {
+    const config = load(
+      yaml(
+        MINIMAL,
+        'sources: { ipv4_prefix: 24, ipv6_prefix: 56 }',
+        'guards:',
+        '  never_ban: [192.0.2.50, "2001:DB8:5::/48", 192.0.2.50, "::ffff:198.51.100.9"]',
+      ),
+    );
+    assert.deepEqual(config.sources, { ipv4Prefix: 24, ipv6Prefix: 56 });
+    assert.deepEqual(config.guards.neverBan, ['192.0.2.50', '2001:db8:5::/48', '198.51.100.9']);
+  });
+
+  it('names the new place of both old flood prefixes, with their lines', () => {
+    const err = loadError(
+      yaml(
+        MINIMAL, //                                  1-4
+        'guards:', //                                5
+        '  flood:', //                               6
+        '    ipv4_prefix: 24', //                    7
+        '    ipv6_prefix: 48', //                    8
+      ),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => `${i.line} ${i.path}: ${i.message.split(',')[0]}`),
+      [
+        '7 guards.flood.ipv4_prefix: moved to sources.ipv4_prefix',
+        '8 guards.flood.ipv6_prefix: moved to sources.ipv6_prefix',
+      ],
+    );
+  });
+});
+
 describe('loadConfigFromString: guards, store and firewall', () => {
   it('reads every guard section', () => {
     const config = load(
@@ -86,7 +120,7 @@ describe('loadConfigFromString: guards, store and firewall', () => {
         '  reply: { code: 488, reason: Not Here }',
         '  acl: { deny: [192.0.2.0/24], deny_files: [deny.txt], default: deny, action: reply }',
         '  bans: { action: reply, default_duration: 10m, max_bans: 500 }',
-        '  flood: { mode: monitor, window: 1s, max_messages: 50, ban: 1m, ipv6_prefix: 56, max_sources: 1000 }',
+        '  flood: { mode: monitor, window: 1s, max_messages: 50, ban: 1m, max_sources: 1000 }',
         '  sanity: { checks: [via, cseq] }',
         '  scanner:',
         "    user_agents: [evil, '/^bad[0-9]+$/']",
@@ -104,7 +138,7 @@ describe('loadConfigFromString: guards, store and firewall', () => {
     assert.equal(g.acl.default, 'deny');
     assert.deepEqual(g.bans, { mode: 'enforce', action: 'reply', defaultDuration: 600_000, maxBans: 500 });
     assert.equal(g.flood.mode, 'monitor');
-    assert.equal(g.flood.ipv6Prefix, 56);
+    assert.equal(g.flood.maxMessages, 50);
     assert.deepEqual(g.sanity.checks, ['via', 'cseq']);
     assert.deepEqual(g.scanner.userAgents, ['evil', '/^bad[0-9]+$/']);
     assert.deepEqual(g.scanner.signals.user_agent, { action: 'honeypot', points: 10 });
@@ -199,6 +233,7 @@ describe('loadConfigFromString: a valid configuration', () => {
       ],
       defaultUpstream: 'pbx',
       trusted: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'],
+      sources: { ipv4Prefix: 32, ipv6Prefix: 64 },
       limits: { maxMessageBytes: 65535, maxHeaders: 100, maxHeaderBytes: 4096, maxListEntries: 64 },
       tcp: {
         idleTimeout: 300_000,
@@ -257,10 +292,10 @@ describe('loadConfigFromString: a valid configuration', () => {
       window: 2_000,
       maxMessages: 100,
       ban: 300_000,
-      ipv4Prefix: 32,
-      ipv6Prefix: 64,
       maxSources: 100_000,
     });
+    assert.deepEqual(config.sources, { ipv4Prefix: 32, ipv6Prefix: 64 });
+    assert.deepEqual(config.guards.neverBan, []);
     assert.deepEqual(config.guards.scanner.signals.ip_literal_host, { action: 'score', points: 3 });
     assert.ok(config.guards.scanner.userAgents.includes('friendly-scanner'));
     assert.deepEqual(config.store, { type: 'sqlite', path: join(dir, 'data', 'sipwarden.db') });
@@ -552,6 +587,26 @@ describe('loadConfigFromString: errors name file, line and field', () => {
       text: yaml(MINIMAL, 'trusted:', '  - 10.0.0.1/8'),
       line: 6,
       message: 'sipwarden.yaml:6: trusted[0]: "10.0.0.1/8" has host bits set; the network is 10.0.0.0/8',
+    },
+    {
+      name: 'the flood prefix at its old place (moved to sources)',
+      text: yaml(MINIMAL, 'guards:', '  flood: { window: 2s, ipv6_prefix: 56 }'),
+      line: 6,
+      message:
+        'sipwarden.yaml:6: guards.flood.ipv6_prefix: moved to sources.ipv6_prefix, one setting for every guard, ban and per-source limit: write "sources: { ipv6_prefix: 56 }"',
+    },
+    {
+      name: 'an IPv6 source prefix out of range',
+      text: yaml(MINIMAL, 'sources:', '  ipv6_prefix: 8'),
+      line: 6,
+      message: 'sipwarden.yaml:6: sources.ipv6_prefix: must be from 16 to 128, got 8',
+    },
+    {
+      name: 'host bits in a never_ban network',
+      text: yaml(MINIMAL, 'guards:', '  never_ban: [192.0.2.0/24, 198.51.100.7/24]'),
+      line: 6,
+      message:
+        'sipwarden.yaml:6: guards.never_ban[1]: "198.51.100.7/24" has host bits set; the network is 198.51.100.0/24',
     },
     {
       name: 'an unknown log level',

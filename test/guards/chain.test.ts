@@ -72,6 +72,7 @@ describe('guard chain', () => {
         detail: 'x',
         ban: undefined,
         method: 'OPTIONS',
+        note: undefined,
       },
     );
   });

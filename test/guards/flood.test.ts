@@ -7,7 +7,7 @@ import type { FloodConfig } from '../../src/config/types.js';
 import { FloodGuard } from '../../src/guards/flood.js';
 import { RateTable } from '../../src/guards/rate-table.js';
 import type { Source, Verdict } from '../../src/guards/types.js';
-import { formatIPv4 } from '../../src/net/index.js';
+import { formatIPv4, SourceKeys } from '../../src/net/index.js';
 
 function hit4(t: RateTable, key: number, now: number): number {
   t.key[0] = key;
@@ -24,16 +24,16 @@ const BASE: FloodConfig = {
   window: 2000,
   maxMessages: 16,
   ban: 300_000,
-  ipv4Prefix: 32,
-  ipv6Prefix: 64,
   maxSources: 100_000,
 };
 
 /** A time on a window boundary (2 s and 3 s windows), far from zero. */
 const T0 = 1_700_000_004_000 - (1_700_000_004_000 % 6000);
 
-function guard(overrides: Partial<FloodConfig> = {}): FloodGuard {
-  return new FloodGuard({ ...BASE, ...overrides });
+/** A flood guard; the prefixes are the top-level `sources` setting (default 32 and 64). */
+function guard(overrides: Partial<FloodConfig> & { ipv4Prefix?: number; ipv6Prefix?: number } = {}): FloodGuard {
+  const { ipv4Prefix = 32, ipv6Prefix = 64, ...flood } = overrides;
+  return new FloodGuard({ ...BASE, ...flood }, new SourceKeys(ipv4Prefix, ipv6Prefix));
 }
 
 function source(address: string): Source {

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { loadConfigFromString } from '../../src/config/index.js';
 import { DEFAULT_SCANNER_USER_AGENTS } from '../../src/config/schema.js';
 import type { GuardReplyConfig, ScannerConfig } from '../../src/config/types.js';
+import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { inspectName } from '../../src/guards/injection.js';
 import { PatternMatcher, patternError } from '../../src/guards/patterns.js';
 import { ScannerGuard, type ScannerIdentity } from '../../src/guards/scanner.js';
@@ -45,7 +46,7 @@ function configured(guardsYaml = ''): { scanner: ScannerConfig; reply: GuardRepl
 
 function guardWith(guardsYaml = '', maxSources?: number): ScannerGuard {
   const { scanner, reply } = configured(guardsYaml);
-  return new ScannerGuard(scanner, reply, IDENTITY, maxSources);
+  return new ScannerGuard(scanner, reply, IDENTITY, BanPolicy.DEFAULT.keys, maxSources);
 }
 
 const DEFAULT = configured();

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -6,18 +6,10 @@ import { fileURLToPath } from 'node:url';
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /**
- * The shared RFC 4475 / RFC 5118 torture corpus beside the project checkout: `../shared/corpus`
- * from the checkout, or from a directory above it (a second checkout one level deeper).
+ * The RFC 4475 / RFC 5118 torture corpus, kept inside the repository with its provenance
+ * (test/fixtures/corpus/README.md): tests never read anything outside the checkout.
  */
-export const CORPUS_DIR = findCorpus();
-
-function findCorpus(): string {
-  for (let dir = PROJECT_ROOT; ; dir = dirname(dir)) {
-    const candidate = resolve(dir, '../shared/corpus');
-    if (existsSync(join(candidate, 'manifest.json'))) return candidate;
-    if (dirname(dir) === dir) return resolve(PROJECT_ROOT, '../shared/corpus');
-  }
-}
+export const CORPUS_DIR = join(PROJECT_ROOT, 'test/fixtures/corpus');
 
 export type CorpusClass = 'valid' | 'invalid' | 'semantic' | 'either';
 

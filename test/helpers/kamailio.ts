@@ -16,6 +16,8 @@ export interface KamailioOptions {
   users: readonly KamailioUser[];
   /** Digest realm of the challenges. */
   realm?: string;
+  /** Command that runs Kamailio elsewhere, e.g. `['ip', 'netns', 'exec', NS]`. */
+  prefix?: readonly string[];
 }
 
 export interface KamailioInstance {
@@ -51,7 +53,9 @@ export async function startKamailio(o: KamailioOptions): Promise<KamailioInstanc
   );
   const cfg = join(dir, 'kamailio.cfg');
   writeFileSync(cfg, config(`text://${db}`, o.realm ?? 'sipwarden.test'));
-  const run = start('kamailio', [
+  const [cmd, ...before] = [...(o.prefix ?? []), 'kamailio'];
+  const run = start(cmd!, [
+    ...before,
     '-f',
     cfg,
     '-DD',

@@ -20,13 +20,16 @@ export interface SipwardenInstance {
  */
 export async function startSipwarden(
   yaml: string,
-  opts: { listeners: number; args?: string[]; dir?: string },
+  /** `prefix`: a command that runs it elsewhere, e.g. `['ip', 'netns', 'exec', NS]` (it must exec). */
+  opts: { listeners: number; args?: string[]; dir?: string; prefix?: readonly string[] },
 ): Promise<SipwardenInstance> {
   // Reusing a directory restarts "the same installation": same data_dir, same ban file.
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sipwarden-test-'));
   const configFile = join(dir, 'sipwarden.yaml');
   writeFileSync(configFile, `data_dir: ${dir}/data\n${yaml}`);
-  const run = start(process.execPath, [
+  const [cmd, ...before] = [...(opts.prefix ?? []), process.execPath];
+  const run = start(cmd!, [
+    ...before,
     join(PROJECT_ROOT, 'bin/sipwarden'),
     'run',
     '--config',

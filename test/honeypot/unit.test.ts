@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { HoneypotConfig } from '../../src/config/types.js';
+import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { csvCell, recordsCsv } from '../../src/honeypot/export.js';
 import { Honeypot } from '../../src/honeypot/honeypot.js';
 import { MAX_USERNAMES, MemoryAttackStore, type Observation } from '../../src/honeypot/records.js';
@@ -44,6 +45,7 @@ function honeypot(config: Partial<HoneypotConfig> = {}) {
     { listeners: [LISTENER], send: (to, data) => sent.push({ to, text: data.toString('latin1') }) > 0 },
     records,
     SILENT,
+    BanPolicy.DEFAULT,
   );
   return { hp, sent, records };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfigFromString } from '../../src/config/index.js';
+import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { BruteForceGuard } from '../../src/guards/brute-force.js';
 import { EventStream } from '../../src/guards/events.js';
 import type { SecurityEvent } from '../../src/guards/types.js';
@@ -220,7 +221,13 @@ describe('TransactionWatch with the brute_force guard', () => {
     const events: SecurityEvent[] = [];
     const stream = new EventStream();
     stream.on((e) => events.push(e));
-    const reporter = new Reporter({ events: stream, store: undefined, log: { warn() {} }, isExempt: () => false });
+    const reporter = new Reporter({
+      events: stream,
+      store: undefined,
+      log: { warn() {} },
+      isExempt: () => false,
+      policy: () => BanPolicy.DEFAULT,
+    });
     const guard = new BruteForceGuard(config.guards.bruteForce, reporter);
     let now = 1000;
     const watch = new TransactionWatch(100, () => now);
@@ -259,6 +266,7 @@ describe('TransactionWatch with the brute_force guard', () => {
       store: undefined,
       log: { warn() {} },
       isExempt: () => false,
+      policy: () => BanPolicy.DEFAULT,
     });
     const guard = new BruteForceGuard(config.guards.bruteForce, reporter);
     const now = 0;
