@@ -3,7 +3,7 @@ import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
 import type { MessageWriter } from '../sip/writer.js';
-import { TransactionTable, type WatchedRequest } from './transactions.js';
+import { INVITE_TRANSACTION_TIMEOUT_MS, TransactionTable, type WatchedRequest } from './transactions.js';
 
 /** Longest username, realm or URI user kept (attacker text: bounded before it is stored). */
 export const MAX_NAME = 128;
@@ -30,6 +30,8 @@ export interface ResponseWatcher {
  */
 export class TransactionWatch {
   readonly table: TransactionTable;
+  /** INVITEs, which may ring for minutes before their answer (timer C). */
+  readonly invites: TransactionTable;
   private watchers: readonly ResponseWatcher[] = [];
 
   constructor(
@@ -37,6 +39,7 @@ export class TransactionWatch {
     private readonly clock: () => number = Date.now,
   ) {
     this.table = new TransactionTable(cap);
+    this.invites = new TransactionTable(cap, INVITE_TRANSACTION_TIMEOUT_MS);
   }
 
   /** The guards to show answers to (the chain's, in order; set on every build). */
@@ -56,14 +59,15 @@ export class TransactionWatch {
     // ACK gets no answer; a CANCEL shares its INVITE's branch and must not replace its entry.
     if (method === 'ACK' || method === 'CANCEL') return;
     const now = this.clock();
+    const table = method === 'INVITE' ? this.invites : this.table;
     try {
       for (let i = 0; i < list.length; i++) list[i]!.onRequest?.(msg, true, now, msg.callId);
-      if (this.table.get(branch, now) !== undefined) return; // a retransmission
-      fill(this.table.add(branch, now), msg, source);
+      if (table.get(branch, now) !== undefined) return; // a retransmission
+      fill(table.add(branch, now), msg, source);
     } catch (err) {
       // A header the watch reads was malformed: the request goes on unwatched.
       if (!(err instanceof SipParseError)) throw err;
-      this.table.delete(branch);
+      table.delete(branch);
     }
   }
 
@@ -87,8 +91,6 @@ export class TransactionWatch {
     const list = this.watchers;
     if (list.length === 0 || msg.status < 200) return;
     const now = this.clock();
-    const req = this.table.get(branch, now);
-    if (req === undefined) return;
     let method: string;
     try {
       method = msg.cseq.method;
@@ -96,9 +98,11 @@ export class TransactionWatch {
       if (!(err instanceof SipParseError)) throw err;
       return;
     }
+    const table = method === 'INVITE' ? this.invites : this.table;
+    const req = table.get(branch, now);
     // The 200 of a CANCEL carries its INVITE's branch: it is not the INVITE's answer.
-    if (method !== req.method) return;
-    this.table.delete(branch);
+    if (req === undefined || method !== req.method) return;
+    table.delete(branch);
     let answer: ReplySpec | undefined;
     for (let i = 0; i < list.length; i++) {
       const a = list[i]!.onFinalResponse(req, msg, now);
@@ -118,6 +122,9 @@ function fill(e: WatchedRequest, msg: SipMessage, source: Source): void {
   e.callId = msg.callId;
   e.fromUser = bounded(msg.from.uri.user);
   e.toUser = bounded(msg.to.uri.user);
+  e.fromTag = msg.from.tag ?? '';
+  e.toTag = msg.to.tag ?? '';
+  e.cseq = msg.cseq.seq;
   e.ruriUser = bounded(msg.requestUri.user);
   const creds = credentials(msg);
   if (creds !== undefined) {
