@@ -27,9 +27,11 @@ const LOCKED: Verdict = Object.freeze({
  *
  * Only credentialed failures count: the first, unauthenticated request of every phone is
  * challenged, and a 401 carrying `stale=true` only asks for a fresh nonce. With
- * `normalize_not_found`, a 404 to a REGISTER or to a credentialed request (the registrar
- * telling an unknown user from a wrong password) goes out as the 403 a wrong password gets,
- * and counts as a failure too.
+ * `normalize_not_found`, a 404 to any request that names a user (the registrar telling an
+ * unknown user from a known one) goes out as the 403 a wrong password gets: REGISTER, and
+ * SUBSCRIBE, OPTIONS, MESSAGE, NOTIFY, REFER, INVITE, PUBLISH to a user. It counts as a
+ * failure when it answers a REGISTER or credentials the source never authenticated with;
+ * the others are refused destinations, counted by dial_scan.
  *
  * Distributed guessing (one username, many sources) raises an alert; with
  * `distributed.lock` the username's credentials are refused (403) for a while from every
@@ -69,14 +71,28 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
       if (!req.hasCredentials || isStaleChallenge(msg, status)) return undefined;
       return this.recordFailure(req, req.authUser, req.authRealm, now, req.method);
     }
-    if (status === 404 && this.config.normalizeNotFound && (req.method === 'REGISTER' || req.hasCredentials)) {
-      const user = req.hasCredentials ? req.authUser : req.toUser;
-      const answer = this.recordFailure(req, user, req.authRealm, now, req.method);
+    if (status === 404 && this.config.normalizeNotFound && namesUser(req)) {
+      let answer: ReplySpec | undefined;
+      if (this.notFoundIsFailure(req)) {
+        const user = req.hasCredentials ? req.authUser : req.toUser;
+        answer = this.recordFailure(req, user, req.authRealm, now, req.method);
+      }
       if (answer !== undefined || this.reporter.isExempt(req)) return answer;
       if (this.monitor) return undefined;
       return FORBIDDEN;
     }
     return undefined;
+  }
+
+  /**
+   * Whether a 404 (turned into the 403 of a wrong password) is a failed authentication: to a
+   * REGISTER, or to credentials this source never authenticated with, it says "no such user".
+   * Otherwise it is about the destination (a misdialled number, a missing extension): dial_scan
+   * counts those, so a phone that dials three wrong numbers is not taken for a guesser.
+   */
+  private notFoundIsFailure(req: WatchedRequest): boolean {
+    if (req.method === 'REGISTER') return true;
+    return req.hasCredentials && !this.tracker.isKnownGood(req.address, req.authUser, req.authRealm);
   }
 
   /**
@@ -115,6 +131,15 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
   recordSuccess(source: Source, user: string, realm: string, now: number): void {
     this.tracker.success(source.address, bounded(user), bounded(realm), now);
   }
+}
+
+/**
+ * A request whose answer can tell a user that exists from one that does not: a REGISTER (its
+ * To user), one with credentials (its digest username), or any other with a user in its
+ * Request-URI (SUBSCRIBE, OPTIONS, MESSAGE, NOTIFY, REFER, INVITE, PUBLISH to a user).
+ */
+function namesUser(req: WatchedRequest): boolean {
+  return req.method === 'REGISTER' || req.hasCredentials || req.ruriUser !== '';
 }
 
 /** A 401/407 whose challenge says `stale=true`: the nonce expired, the password was right. */
