@@ -53,7 +53,7 @@ export function ensurePrivateDir(dir: string, what = 'the directory'): void {
   try {
     st = statSync(dir);
   } catch (err) {
-    return privateFileError(dir, `cannot check ${what}: ${(err as Error).message}`, err);
+    privateFileError(dir, `cannot check ${what}: ${(err as Error).message}`, err);
   }
   if (!st.isDirectory()) privateFileError(dir, `${what} is not a directory`);
   const writable = st.mode & 0o022;
@@ -83,7 +83,7 @@ export function preparePrivateFile(file: string, create: boolean): void {
         fd = openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o600);
       } catch (err) {
         if (code(err) === 'EEXIST') continue;
-        return privateFileError(file, `cannot create: ${(err as Error).message}`, err);
+        privateFileError(file, `cannot create: ${(err as Error).message}`, err);
       }
       try {
         fchmodSync(fd, 0o600); // the umask may have taken bits away from 0600 (it cannot add any)
@@ -161,7 +161,7 @@ function makeExistingPrivate(file: string, st: Stats): void {
   try {
     fd = openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (err) {
-    return privateFileError(file, code(err) === 'ELOOP' ? LINK : `cannot open: ${(err as Error).message}`, err);
+    privateFileError(file, code(err) === 'ELOOP' ? LINK : `cannot open: ${(err as Error).message}`, err);
   }
   try {
     const now = fstatSync(fd);
