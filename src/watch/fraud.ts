@@ -31,15 +31,16 @@ export interface LimitCheck {
   value: number;
 }
 
+/** An attempt's state: waiting for its final answer, refused (a retry follows), answered 2xx. */
+const PENDING = 0;
+const FAILED = 1;
+const ANSWERED = 2;
+
 /**
  * One request that places a call: an INVITE outside a dialog, or a REFER (a transfer, which
  * has the PBX place the call). Identified by `attemptId` (its dialog's identifiers so far and
  * its method) and its CSeq.
  */
-const PENDING = 0;
-const FAILED = 1;
-const ANSWERED = 2;
-
 class Attempt {
   state = PENDING;
   /** An INVITE waiting for its final answer counts as a call up until then (or this time). */
