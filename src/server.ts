@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -18,9 +18,11 @@ import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
 import { sanitize } from './log/sanitize.js';
 import { logEvents } from './ops/event-log.js';
+import { DialogMembership } from './proxy/dialog-route.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
 import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
+import { RateLimit } from './proxy/stats.js';
 import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams.js';
 import type { SipParseError } from './sip/errors.js';
 import { openBanStore } from './store/open.js';
@@ -49,8 +51,11 @@ export class Server {
     private readonly auth: AuthDeps,
     /** The honeypot, opened when first enabled (it keeps its records until stop). */
     private honeypot: Honeypot | undefined,
+    /** Which in-dialog requests the auth guard lets through (it follows the topology hider in force). */
+    private readonly dialogs: DialogMembership,
   ) {
     this.wireHealth();
+    this.wireRefusals();
     health.start();
     bans.onChange = (change) => this.onBanChange(change);
     this.wireBans();
@@ -64,7 +69,10 @@ export class Server {
     return this.auth.outcomes;
   }
 
-  /** A banned source's TCP/TLS connections are closed as soon as they are accepted. */
+  /**
+   * A banned source's TCP/TLS connections are closed as soon as they are accepted, and a new
+   * ban closes the connections it covers (onBanChange).
+   */
   private wireBans(): void {
     this.transports.stream.refuseConnection = (address) =>
       this.config.guards.bans.mode === 'enforce' &&
@@ -89,6 +97,7 @@ export class Server {
     switch (change.kind) {
       case 'added':
         if (change.external) logExternalBan(this.log, change.ban);
+        this.transports.stream.closeBanned(change.ban.target);
         break;
       case 'removed':
         this.log.info({ event: 'unban', target: change.target, external: change.external }, 'ban lifted');
@@ -110,12 +119,20 @@ export class Server {
       {
         idleTimeoutMs: config.tcp.idleTimeout,
         connectTimeoutMs: config.tcp.connectTimeout,
+        tlsHandshakeTimeoutMs: config.tcp.tlsHandshakeTimeout,
         maxConnections: config.tcp.maxConnections,
         maxConnectionsPerIp: config.tcp.maxConnectionsPerIp,
+        upstreamReserve: config.tcp.upstreamReserve,
+        // Per-address connection limits aggregate IPv6 sources as the flood guard does.
+        ipv6Prefix: config.guards.flood.ipv6Prefix,
+        maxPendingOutput: config.tcp.maxPendingOutput,
+        pongsPerSecond: config.tcp.pongsPerSecond,
         limits: config.limits,
       },
-      (data, peer) => proxy!.onMessage(data, peer),
-      (peer) => proxy!.onKeepAlive(peer),
+      // Listeners bind before the proxy exists: what arrives in between is dropped, never a crash.
+      (data, peer) => proxy?.onMessage(data, peer),
+      // Until the proxy exists (listeners bind first), keep-alives are not answered.
+      (peer, count) => proxy?.onKeepAlive(peer, count) ?? false,
       (peer: Peer, err: SipParseError) =>
         log.debug({ event: 'framing-error', source: peer.address, port: peer.port, code: err.code }, err.reason),
     );
@@ -155,11 +172,16 @@ export class Server {
       await transports.close();
       throw err;
     }
+    const tokens = new FlowTokens([key]);
+    let dialogs: DialogMembership;
     try {
       guards = new GuardBuilder({ events, store, log, identity, auth });
       chain = guards.build(config.guards);
       const builder = guards;
       auth.judge = (o) => judgeEdgeAuth(o, builder);
+      // The in-dialog skip: sipwarden's own Record-Route for this source, and a dialog the watch saw established.
+      dialogs = new DialogMembership(tokens, identity.isOwnHost, builder.watch.dialogs);
+      auth.inDialog = dialogs.belongs;
     } catch (err) {
       store.close();
       await transports.close();
@@ -184,10 +206,11 @@ export class Server {
       await transports.close();
       throw err;
     }
+    dialogs.topology = topology;
     proxy = new SipProxy(
       transports,
       upstreams,
-      new FlowTokens([key]),
+      tokens,
       proxyOptions(config, key, chain, auth, honeypot, events, topology, guards),
       log,
     );
@@ -203,6 +226,7 @@ export class Server {
       config,
       auth,
       honeypot,
+      dialogs,
     );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
@@ -217,8 +241,22 @@ export class Server {
       if (tls === undefined) return undefined;
       return { rejectUnauthorized: tls.verify, ca: tls.ca, servername: tls.serverName };
     };
-    this.proxy.onPingResponse = (branch, msg) => this.health.onResponse(branch, msg);
+    this.proxy.onPingResponse = (branch, msg, peer) => this.health.onResponse(branch, msg, peer);
     this.transports.stream.onConnectFailed = (t, a, p) => this.health.onUnreachable(t, a, p);
+    // Connections to upstream targets may use the slots reserved for them (tcp.upstream_reserve).
+    this.transports.stream.isUpstream = (address, port) => upstreams().find(address, port) !== undefined;
+  }
+
+  /** A message dropped for want of a connection slot is counted and reported (at most once a second). */
+  private wireRefusals(): void {
+    const reports = new RateLimit(1);
+    this.transports.stream.onRefusedOutbound = (transport, address, port) => {
+      if (!reports.take()) return;
+      this.log.warn(
+        { event: 'connection-refused', transport, destination: address, port, reason: 'connection-limit' },
+        'no connection slot: message not sent',
+      );
+    };
   }
 
   /** Applies a new configuration without dropping calls: listeners are added/removed by URL. */
@@ -240,6 +278,8 @@ export class Server {
       else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond);
     }
     this.health.stop();
+    const topology = buildTopologyHider(config);
+    this.dialogs.topology = topology;
     this.proxy.reconfigure(
       upstreams,
       proxyOptions(
@@ -249,7 +289,7 @@ export class Server {
         this.auth,
         config.honeypot.enabled ? this.honeypot : undefined,
         this.events,
-        buildTopologyHider(config),
+        topology,
         this.guards,
       ),
     );
@@ -384,6 +424,7 @@ function proxyOptions(
     badRequestPerSecond: config.replies.badRequestPerSecond,
     isTrusted: (address) => trusted.has(address),
     branchSeed: key.readUInt32BE(0),
+    branchKey: createHmac('sha256', key).update('sipwarden branch').digest(),
     guards,
     guardRepliesPerSecond: config.guards.repliesPerSecond,
     challengesPerSecond: config.guards.auth.challengesPerSecond,

@@ -41,7 +41,8 @@ const identity = {
 };
 const sanity = new SanityGuard(config.guards.sanity);
 const scanner = new ScannerGuard(config.guards.scanner, config.guards.reply, identity);
-const SOURCE: Source = { transport: 'udp', address: '198.51.100.23', port: 41874, family: 4 };
+/** The proxy that sent the INVITE: its top Record-Route names it (scanner, record_route_foreign). */
+const SOURCE: Source = { transport: 'udp', address: '10.30.0.1', port: 5060, family: 4 };
 
 let sink = 0;
 

@@ -48,6 +48,8 @@ export interface ProxyOptions {
   /** Extra arguments for `sipwarden run`. */
   sipwardenArgs: readonly string[];
   kamailioMemory: KamailioMemoryManager;
+  /** A built checkout of another commit, run as `sipwarden-baseline`. */
+  baselineRoot?: string | undefined;
 }
 
 function onPath(command: string): string | undefined {
@@ -139,13 +141,18 @@ function kamailio(
  * address sending thousands of requests a second, is counted but not banned (as the
  * protected Kamailio does for it). Extra arguments come from --sipwarden-arg.
  */
-function sipwarden(extraArgs: readonly string[], hide = true): ProxyUnderTest {
-  const bin = (repoRoot: string): string => join(repoRoot, 'bin/sipwarden');
+function sipwarden(extraArgs: readonly string[], hide = true, baselineRoot?: string): ProxyUnderTest {
+  // The baseline is another checkout (built), e.g. the commit before a change, run the same way.
+  const bin = (repoRoot: string): string => join(baselineRoot ?? repoRoot, 'bin/sipwarden');
+  const name = baselineRoot !== undefined ? 'sipwarden-baseline' : hide ? 'sipwarden' : 'sipwarden-no-hiding';
   return {
-    name: hide ? 'sipwarden' : 'sipwarden-no-hiding',
-    description: hide
-      ? 'sipwarden (Node), every guard on, topology hiding on (defaults); flood density raised above the generator rate'
-      : 'sipwarden as above with topology hiding and header hygiene off (topology.hide: false)',
+    name,
+    description:
+      baselineRoot !== undefined
+        ? `sipwarden as configured for "sipwarden", from the checkout at ${baselineRoot}`
+        : hide
+          ? 'sipwarden (Node), every guard on, topology hiding on (defaults); flood density raised above the generator rate'
+          : 'sipwarden as above with topology hiding and header hygiene off (topology.hide: false)',
     unavailable(repoRoot) {
       if (!existsSync(bin(repoRoot))) return `${bin(repoRoot)} does not exist yet`;
       return undefined;
@@ -167,11 +174,11 @@ function sipwarden(extraArgs: readonly string[], hide = true): ProxyUnderTest {
       return 'unknown';
     },
     async start(context) {
-      const config = join(context.workDir, hide ? 'sipwarden.yaml' : 'sipwarden-no-hiding.yaml');
+      const config = join(context.workDir, `${name}.yaml`);
       writeFileSync(
         config,
         [
-          `data_dir: ${join(context.workDir, 'sipwarden-data')}`,
+          `data_dir: ${join(context.workDir, `${name}-data`)}`,
           `listen: [udp://${context.listen.ip}:${context.listen.port}]`,
           `upstreams: [{ name: pbx, targets: ["udp://${context.upstream.ip}:${context.upstream.port}"], ping: false }]`,
           'guards: { flood: { max_messages: 10000000 } }',
@@ -180,9 +187,8 @@ function sipwarden(extraArgs: readonly string[], hide = true): ProxyUnderTest {
         ].join('\n'),
       );
       const args = [bin(context.repoRoot), 'run', '--config', config, ...extraArgs];
-      const name = hide ? 'sipwarden' : 'sipwarden-no-hiding';
       const child = startProcess(name, process.execPath, args, join(context.workDir, `${name}.log`), {
-        cwd: context.repoRoot,
+        cwd: baselineRoot ?? context.repoRoot,
         boundSeconds: context.boundSeconds,
       });
       return startListening(child, context.listen.port);
@@ -194,6 +200,7 @@ export function allProxies(options: ProxyOptions): ProxyUnderTest[] {
   const memory = options.kamailioMemory;
   return [
     sipwarden(options.sipwardenArgs),
+    ...(options.baselineRoot !== undefined ? [sipwarden(options.sipwardenArgs, true, options.baselineRoot)] : []),
     sipwarden(options.sipwardenArgs, false),
     kamailio(
       'kamailio-plain',

@@ -122,6 +122,7 @@ function atRate(result: ScenarioResult, rate: number | undefined): StepResult | 
 
 /** The pairs whose ratios the summary prints: subject / baseline. */
 export const RATIO_PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ['sipwarden', 'sipwarden-baseline'],
   ['sipwarden', 'kamailio-plain'],
   ['sipwarden', 'kamailio-protected'],
   ['kamailio-protected', 'kamailio-plain'],

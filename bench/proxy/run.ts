@@ -95,7 +95,7 @@ const SCENARIOS: readonly ScenarioSpec[] = [
 ];
 
 const USAGE = `usage: node dist/bench/proxy/run.js [options]
-  --only LIST          comma-separated proxies: sipwarden,sipwarden-no-hiding,kamailio-plain,kamailio-protected,kamailio-topoh (default all)
+  --only LIST          comma-separated proxies: sipwarden,sipwarden-baseline,sipwarden-no-hiding,kamailio-plain,kamailio-protected,kamailio-topoh (default all)
   --scenario S         call | options | both (default both)
   --max-rate N         highest rate offered, per second (default: the top of each ladder)
   --rates LIST         comma-separated rates replacing the ladders, e.g. 1000,5000,9000
@@ -104,6 +104,8 @@ const USAGE = `usage: node dist/bench/proxy/run.js [options]
   --cooldown S         pause between steps, to let the proxy drain (default 2)
   --base-port P        first UDP port; proxy k uses P+100k .. P+100k+22 (default 25060)
   --sipwarden-arg=ARG  extra argument for \`sipwarden run\` (repeatable; write --sipwarden-arg=--config)
+  --baseline DIR       also run the sipwarden of another built checkout (e.g. the commit before a
+                       change) as sipwarden-baseline, same configuration, and print the ratio
   --kamailio-mem M     Kamailio memory manager (-x): fm, tlsf or qm (default fm; Debian's default qm is
                        a debugging allocator that costs Kamailio about 5x the CPU per call)
   --retries N          times a failed step disturbed by other processes is repeated (default 2)
@@ -124,6 +126,7 @@ interface Options {
   retries: number;
   basePort: number;
   sipwardenArgs: string[];
+  baselineRoot: string | undefined;
   kamailioMemory: KamailioMemoryManager;
   json: string | undefined;
 }
@@ -147,6 +150,7 @@ function readArgs(argv: string[]) {
       retries: { type: 'string', default: '2' },
       'base-port': { type: 'string', default: '25060' },
       'sipwarden-arg': { type: 'string', multiple: true },
+      baseline: { type: 'string' },
       'kamailio-mem': { type: 'string', default: 'fm' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -197,6 +201,7 @@ function parseOptions(argv: string[]): Options {
     retries: Math.floor(number('retries', values.retries, 0)),
     basePort,
     sipwardenArgs: values['sipwarden-arg'] ?? [],
+    baselineRoot: values.baseline === undefined ? undefined : resolve(values.baseline),
     kamailioMemory: kamailioMemory as KamailioMemoryManager,
     json: values.json,
   };
@@ -487,7 +492,11 @@ function commandLine(): string {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const repoRoot = findRepoRoot();
-  const proxies = allProxies({ sipwardenArgs: options.sipwardenArgs, kamailioMemory: options.kamailioMemory });
+  const proxies = allProxies({
+    sipwardenArgs: options.sipwardenArgs,
+    kamailioMemory: options.kamailioMemory,
+    baselineRoot: options.baselineRoot,
+  });
   const unknown = (options.only ?? []).filter((name) => !proxies.some((p) => p.name === name));
   if (unknown.length > 0) fail(`unknown proxy in --only: ${unknown.join(', ')}`);
   const selected = options.only ? proxies.filter((p) => options.only!.includes(p.name)) : proxies;

@@ -8,6 +8,14 @@
  * (replay.ts). Unknown users and wrong passwords get the same answer, computed with the same
  * work. Every checked request yields an `AuthOutcome` (outcomes.ts); challenged ones also a
  * security event through the chain (rule = the reason, detail = the sanitized username).
+ *
+ * Authentication is bound to the request: the digest `uri` must be the Request-URI (RFC 3261
+ * 22.4, RFC 7616 3.4.6), the nonce-count fingerprint covers the method and Request-URI, and
+ * (identity check, like Kamailio's auth_check flag 1) the user claimed in To (REGISTER) or From
+ * (the rest) must be the authenticated one or an alias of it. The realm is the one configured
+ * for that claimed identity's domain. In-dialog requests skip the challenge only when they
+ * belong to a dialog sipwarden saw established (`AuthDeps.inDialog`); REGISTER and PUBLISH
+ * never do.
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthAlgorithmName, AuthConfig } from '../config/types.js';
@@ -20,6 +28,8 @@ import type { AuthHeader } from '../sip/digest.js';
 import { parseAuthHeader } from '../sip/digest.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
+import { parseUri, type SipUri } from '../sip/uri.js';
+import { percentDecoded, urisEquivalent } from '../sip/uri-compare.js';
 import { algorithmNamed, computeResponse, type DigestAlgorithm, hashOf, responsesEqual } from './digest.js';
 import { NonceCodec, nonceKey } from './nonce.js';
 import { type AuthOutcome, type AuthOutcomeKind, AuthOutcomes, type AuthReason } from './outcomes.js';
@@ -45,6 +55,12 @@ export interface AuthDeps {
    * itself, e.g. `403 Try later` when it banned the source; set by the server.
    */
   judge?: (outcome: AuthOutcome) => ReplySpec | undefined;
+  /**
+   * True when an in-dialog request (one with a To tag) belongs to a dialog sipwarden saw
+   * established, reached from the flow that dialog was record-routed for; set by the server.
+   * Undefined (dry runs): no in-dialog request skips the challenge.
+   */
+  inDialog?: (msg: SipMessage, source: Source, now: number) => boolean;
 }
 
 const WIRE_NAMES: Record<AuthAlgorithmName, DigestAlgorithm> = {
@@ -69,6 +85,12 @@ const NO_DIALOG: Verdict = Object.freeze({
   rule: 'no-dialog',
   reply: Object.freeze({ code: 481, reason: 'Call/Transaction Does Not Exist' }),
 });
+/** RFC 7616 3.4.6: a digest `uri` that is not the Request-URI. */
+const BAD_URI: ReplySpec = Object.freeze({ code: 400, reason: 'Bad Request' });
+/** Kamailio answers its auth_check identity failure the same way ("Forbidden auth ID"). */
+const NOT_YOURS: ReplySpec = Object.freeze({ code: 403, reason: 'Forbidden' });
+/** RFC 3323 4.1.1.3: the From of an anonymous request; it claims nobody's identity. */
+const ANONYMOUS_HOST = 'anonymous.invalid';
 const TO_TAG_AT_END = /;\s*tag=([0-9a-z]{1,12})$/;
 const NO_USERS: UserDirectory = { find: () => undefined, size: 0, close: () => {} };
 /** Longest username kept in outcomes and event details. */
@@ -85,6 +107,8 @@ export class AuthGuard implements Guard {
   private readonly challengePrefix = new Map<string, readonly string[]>();
   private readonly printSeed = randomBytes(4).readUInt32BE(0);
   private readonly monitor: boolean;
+  /** `identity.aliases`: digest username -> the URI users it may claim besides its own. */
+  private readonly aliases = new Map<string, ReadonlySet<string>>();
 
   constructor(
     private readonly config: AuthConfig,
@@ -95,6 +119,7 @@ export class AuthGuard implements Guard {
     this.methods = new Set(config.methods);
     this.algorithms = new Set(config.algorithms.map((a) => WIRE_NAMES[a]));
     this.monitor = config.mode === 'monitor';
+    for (const [user, others] of Object.entries(config.identity.aliases)) this.aliases.set(user, new Set(others));
     if (config.source === 'store') {
       // Without a store file (a dry run, or store.type memory, which the loader refuses) nobody is known.
       if (deps.storeFile === undefined) {
@@ -117,26 +142,36 @@ export class AuthGuard implements Guard {
   checkMessage(msg: SipMessage, source: Source, now: number): Verdict {
     if (!msg.isRequest) return PASS;
     const method = msg.method;
-    if (msg.to.tag !== undefined && this.hasOwnTag(msg)) return method === 'ACK' ? OWN_ACK : NO_DIALOG;
+    const toTag = msg.to.tag;
+    if (toTag !== undefined && this.hasOwnTag(msg)) return method === 'ACK' ? OWN_ACK : NO_DIALOG;
     if (!this.methods.has(method)) return PASS;
-    if (!this.config.inDialog && msg.to.tag !== undefined) return PASS;
+    // A To tag alone proves nothing (anyone can write one): only a dialog sipwarden saw skips.
+    const unknownDialog = toTag !== undefined && !this.config.inDialog && !this.belongsToDialog(msg, source, now);
+    if (toTag !== undefined && !this.config.inDialog && !unknownDialog) return PASS;
     const realm = this.realmOf(msg);
 
     // Credentials for our realm, in Authorization or Proxy-Authorization (either answers either challenge).
+    // Like a registrar, pick them by realm; two for our realm are refused (sanity refuses them too).
     let creds: AuthHeader | undefined;
     let at = -1;
+    let twice = false;
     const n = msg.headerCount;
     for (let k = 0; k < n; k++) {
       const id = msg.headerIdAt(k);
       if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
       const h = parseAuthHeader(msg.headerValueAt(k), id === H.Authorization ? 'Authorization' : 'Proxy-Authorization');
-      if (h.isDigest && h.realm === realm) {
-        creds = h;
-        at = k;
+      if (!h.isDigest || h.realm !== realm) continue;
+      if (creds !== undefined) {
+        twice = true;
         break;
       }
+      creds = h;
+      at = k;
     }
-    if (creds === undefined) return this.refuse(msg, source, now, realm, undefined, 'challenge', 'challenge', false);
+    if (creds === undefined) {
+      const reason = unknownDialog ? 'unknown-dialog' : 'challenge';
+      return this.refuse(msg, source, now, realm, undefined, 'challenge', reason, false);
+    }
 
     const username = creds.username;
     const nonce = creds.nonce;
@@ -147,6 +182,7 @@ export class AuthGuard implements Guard {
     const qop = creds.qop?.toLowerCase();
     const user = username === undefined ? undefined : sanitize(username, USER_MAX);
     if (
+      twice ||
       username === undefined ||
       nonce === undefined ||
       uri === undefined ||
@@ -165,6 +201,10 @@ export class AuthGuard implements Guard {
     }
     const state = this.nonces.check(nonce, now, source.address, realm);
     if (state === 'invalid') return this.refuse(msg, source, now, realm, user, 'challenge', 'bad-nonce', false);
+    // Credentials computed for another Request-URI (captured, then replayed to another destination).
+    if (!uriMatches(uri, msg.requestUri)) {
+      return this.refuse(msg, source, now, realm, user, 'failure', 'uri-mismatch', false, BAD_URI);
+    }
 
     const hash = hashOf(algorithm);
     const record = this.users.find(username, realm);
@@ -183,15 +223,20 @@ export class AuthGuard implements Guard {
     if (ha1 === undefined) return this.refuse(msg, source, now, realm, user, 'unknown-user', 'unknown-user', false);
     if (!matches) return this.refuse(msg, source, now, realm, user, 'failure', 'wrong-password', false);
     if (state === 'stale') return this.refuse(msg, source, now, realm, user, 'stale', 'stale', true);
+    if (this.config.identity.check && !this.mayClaim(username, method === 'REGISTER' ? msg.to.uri : msg.from.uri)) {
+      return this.refuse(msg, source, now, realm, user, 'forbidden', 'identity', false, NOT_YOURS);
+    }
 
     const expires = this.nonces.expiresAt(nonce);
+    // The same nc is accepted again only for the same request: the method and Request-URI are
+    // part of what "the same" means, so nothing can be re-aimed under a retransmission's cover.
     const print = hash53Parts(
       this.printSeed,
       msg.callId,
-      String(msg.cseq.seq),
-      msg.cseq.method,
+      `${msg.cseq.seq} ${msg.cseq.method}`,
+      method,
       msg.topVia.branch ?? '',
-      '',
+      msg.requestUriText,
     );
     const used = this.counts.use(
       nonce,
@@ -205,8 +250,30 @@ export class AuthGuard implements Guard {
     if (used === 'evicted') return this.refuse(msg, source, now, realm, user, 'stale', 'stale', true);
 
     this.report(source, now, realm, user, 'success', 'ok', method);
-    if (this.config.stripCredentials && !this.monitor) this.deps.stripper?.mark(msg, at);
+    this.deps.stripper?.mark(msg, at, this.config.stripCredentials && !this.monitor);
     return PASS;
+  }
+
+  /**
+   * An in-dialog request may go on unchallenged: never a REGISTER or PUBLISH (they belong to no
+   * dialog, RFC 3261 10.2, RFC 3903 4), otherwise only in a dialog sipwarden saw established.
+   */
+  private belongsToDialog(msg: SipMessage, source: Source, now: number): boolean {
+    const method = msg.method;
+    if (method === 'REGISTER' || method === 'PUBLISH') return false;
+    return this.deps.inDialog?.(msg, source, now) === true;
+  }
+
+  /**
+   * The identity check: the user part of `claimed` (%-decoded) is `username` or one of its
+   * aliases. An anonymous From (RFC 3323) claims nobody and passes.
+   */
+  private mayClaim(username: string, claimed: SipUri): boolean {
+    if (claimed.host.toLowerCase() === ANONYMOUS_HOST) return true;
+    const u = claimed.user;
+    if (u === undefined) return false;
+    const user = percentDecoded(u);
+    return user === username || this.aliases.get(username)?.has(user) === true;
   }
 
   /** A request whose To tag is the one sipwarden put on its own reply (see `localToTag`). */
@@ -216,12 +283,16 @@ export class AuthGuard implements Guard {
     return m !== null && m[1] === msg.to.tag && localToTag(to.slice(0, m.index), msg.callId) === m[1];
   }
 
-  /** The realm of a request: by the From host when `realms` names it, else `realm`. */
+  /**
+   * The realm of a request, chosen by configuration: the realm `realms` gives the domain of the
+   * identity the request claims (the To of a REGISTER, the From of the rest), else `realm`. So
+   * credentials of one domain's realm never vouch for an identity in another domain.
+   */
   private realmOf(msg: SipMessage): string {
     const realms = this.config.realms;
     for (const _ in realms) {
-      const host = msg.from.uri.host.toLowerCase();
-      return realms[host] ?? this.config.realm;
+      const host = (msg.method === 'REGISTER' ? msg.to : msg.from).uri.host.toLowerCase();
+      return Object.hasOwn(realms, host) ? realms[host]! : this.config.realm;
     }
     return this.config.realm;
   }
@@ -235,13 +306,14 @@ export class AuthGuard implements Guard {
     outcome: AuthOutcomeKind,
     reason: AuthReason,
     stale: boolean,
+    reply?: ReplySpec,
   ): Verdict {
     const answer = this.report(source, now, realm, user, outcome, reason, msg.method);
     return {
       action: 'reply',
       rule: reason,
       detail: user ?? '',
-      reply: answer ?? this.challenge(msg.method, now, source, realm, stale),
+      reply: answer ?? reply ?? this.challenge(msg.method, now, source, realm, stale),
     };
   }
 
@@ -301,6 +373,17 @@ export class AuthGuard implements Guard {
   close(): void {
     this.users.close();
   }
+}
+
+/** The digest `uri` names the Request-URI, written the same or an equivalent way (RFC 3261 19.1.4). */
+function uriMatches(uri: string, requestUri: SipUri): boolean {
+  let parsed: SipUri;
+  try {
+    parsed = parseUri(uri, 0, uri.length, 'request-uri', 'uri');
+  } catch {
+    return false;
+  }
+  return urisEquivalent(parsed, requestUri);
 }
 
 /** Deps for a guard built without a running server (dry runs, benchmarks): no store, a random key. */

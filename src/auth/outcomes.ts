@@ -17,10 +17,12 @@ import type { Source } from '../guards/types.js';
  *   qop, missing fields).
  * - `unknown-user`: the username is not known in the realm (on the wire: same as a failure).
  * - `replay`: the right password but a nonce-count already used by another request.
+ * - `forbidden`: the right password, but the request claims another user's identity (To of a
+ *   REGISTER, From of the rest): refused with 403. Not a guess at the password.
  *
  * A tracker counts `failure`, `unknown-user` and `replay` as failed attempts.
  */
-export type AuthOutcomeKind = 'success' | 'failure' | 'challenge' | 'stale' | 'replay' | 'unknown-user';
+export type AuthOutcomeKind = 'success' | 'failure' | 'challenge' | 'stale' | 'replay' | 'unknown-user' | 'forbidden';
 
 /** The finer reason, also the `rule` of the security event of a challenged request. */
 export type AuthReason =
@@ -32,7 +34,13 @@ export type AuthReason =
   | 'unknown-user'
   | 'replay'
   | 'bad-credentials'
-  | 'unsupported';
+  | 'unsupported'
+  /** The digest `uri` is not the Request-URI (RFC 3261 22.4, RFC 7616 3.4.6): answered 400. */
+  | 'uri-mismatch'
+  /** Authenticated as one user, claiming another's identity: answered 403. */
+  | 'identity'
+  /** An in-dialog request (To tag) that belongs to no dialog sipwarden saw: challenged. */
+  | 'unknown-dialog';
 
 export interface AuthOutcome {
   /** Epoch milliseconds. */

@@ -601,6 +601,15 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
   if (data.tcp.max_connections_per_ip > data.tcp.max_connections) {
     loc.add(['tcp', 'max_connections_per_ip'], `must not be larger than max_connections (${data.tcp.max_connections})`);
   }
+  if (data.tcp.upstream_reserve !== undefined && data.tcp.upstream_reserve >= data.tcp.max_connections) {
+    loc.add(['tcp', 'upstream_reserve'], `must be smaller than max_connections (${data.tcp.max_connections})`);
+  }
+  if (data.tcp.max_pending_output < data.limits.max_message_bytes) {
+    loc.add(
+      ['tcp', 'max_pending_output'],
+      `must not be smaller than limits.max_message_bytes (${data.limits.max_message_bytes})`,
+    );
+  }
 
   checkAuth(data, loc);
   // Header names hygiene may not remove (the message needs them) are reported with their line.
@@ -630,12 +639,18 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
       maxMessageBytes: data.limits.max_message_bytes,
       maxHeaders: data.limits.max_headers,
       maxHeaderBytes: data.limits.max_header_bytes,
+      maxListEntries: data.limits.max_list_entries,
     },
     tcp: {
       idleTimeout: data.tcp.idle_timeout,
       connectTimeout: data.tcp.connect_timeout,
       maxConnections: data.tcp.max_connections,
       maxConnectionsPerIp: data.tcp.max_connections_per_ip,
+      upstreamReserve:
+        data.tcp.upstream_reserve ?? Math.min(DEFAULTS.tcp.upstream_reserve, Math.floor(data.tcp.max_connections / 4)),
+      tlsHandshakeTimeout: data.tcp.tls_handshake_timeout,
+      maxPendingOutput: data.tcp.max_pending_output,
+      pongsPerSecond: data.tcp.pongs_per_second,
     },
     replies: { badRequestPerSecond: data.replies.bad_request_per_second },
     secret: data.secret === '' ? undefined : data.secret,
@@ -721,10 +736,14 @@ function normaliseGuards(g: RawConfig['guards'], baseDir: string): GuardsConfig 
         user_agent: s.user_agent,
         sql_injection: s.sql_injection,
         shell_metacharacters: s.shell_metacharacters,
+        overlong_value: s.overlong_value,
         ip_literal_host: s.ip_literal_host,
         record_route_spoofing: s.record_route_spoofing,
+        record_route_foreign: s.record_route_foreign,
+        record_route_register: s.record_route_register,
         sdp_session_name: s.sdp_session_name,
       },
+      recordRouteHosts: [...new Set(g.scanner.record_route_hosts)],
       scoreThreshold: g.scanner.score_threshold,
       scoreWindow: g.scanner.score_window,
       ban: g.scanner.ban,
@@ -784,6 +803,7 @@ function normaliseAuth(a: RawConfig['guards']['auth'], file: (p: string) => stri
     stripCredentials: a.strip_credentials,
     challengesPerSecond: a.challenges_per_second,
     maxNonces: a.max_nonces,
+    identity: { check: a.identity.check, aliases: a.identity.aliases },
   };
 }
 

@@ -21,12 +21,16 @@ import { AUTH_ALGORITHMS, SANITY_CHECKS } from './types.js';
 export const DEFAULTS = Object.freeze({
   ping: Object.freeze({ interval: 10_000, timeout: 2_000, failures: 3 }),
   trusted: Object.freeze([] as string[]),
-  limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192 }),
+  limits: Object.freeze({ max_message_bytes: 65535, max_headers: 128, max_header_bytes: 8192, max_list_entries: 64 }),
   tcp: Object.freeze({
     idle_timeout: 600_000,
     connect_timeout: 5_000,
     max_connections: 10_000,
     max_connections_per_ip: 32,
+    upstream_reserve: 32,
+    tls_handshake_timeout: 5_000,
+    max_pending_output: 1_048_576,
+    pongs_per_second: 2,
   }),
   replies: Object.freeze({ bad_request_per_second: 50 }),
   data_dir: './data',
@@ -60,8 +64,11 @@ export const DEFAULTS = Object.freeze({
         user_agent: Object.freeze({ action: 'ban' as const, points: 10 }),
         sql_injection: Object.freeze({ action: 'ban' as const, points: 10 }),
         shell_metacharacters: Object.freeze({ action: 'ban' as const, points: 10 }),
+        overlong_value: Object.freeze({ action: 'drop' as const, points: 5 }),
         ip_literal_host: Object.freeze({ action: 'score' as const, points: 3 }),
         record_route_spoofing: Object.freeze({ action: 'drop' as const, points: 5 }),
+        record_route_foreign: Object.freeze({ action: 'drop' as const, points: 5 }),
+        record_route_register: Object.freeze({ action: 'drop' as const, points: 5 }),
         sdp_session_name: Object.freeze({ action: 'ban' as const, points: 10 }),
       }),
     }),
@@ -77,6 +84,7 @@ export const DEFAULTS = Object.freeze({
       strip_credentials: true,
       challenges_per_second: 1000,
       max_nonces: 100_000,
+      identity: Object.freeze({ check: true }),
     }),
     brute_force: Object.freeze({
       mode: 'enforce' as const,
@@ -244,6 +252,25 @@ const advertise = z.string().transform((text, ctx): HostPort => {
 
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
 
+/**
+ * A host a Record-Route may name (`guards.scanner.record_route_hosts`): an IP address or
+ * network, kept normalised, or a domain name, kept in lower case without a final dot.
+ */
+const recordRouteHost = z.string().transform((text, ctx): string => {
+  if (/^[0-9.]+(\/[0-9]+)?$/.test(text) || text.includes(':')) {
+    try {
+      return normalizeCidr(text);
+    } catch (err) {
+      return fail(ctx, (err as Error).message);
+    }
+  }
+  const name = text.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name) || name.length > 253) {
+    return fail(ctx, 'must be a domain name, an IP address or a network');
+  }
+  return name;
+});
+
 /** A scanner pattern: a substring, or `/regex/` that must compile. */
 const pattern = z.string().superRefine((text, ctx) => {
   const problem = patternError(text);
@@ -325,6 +352,14 @@ const realmText = z
     },
   );
 
+/**
+ * A username in `guards.auth.identity.aliases`: a digest username or the user part of a URI
+ * (after %-decoding), as in the users file: no spaces, controls, ':', '"' or '\\'.
+ */
+const identityUser = z
+  .string()
+  .regex(/^[^\x00-\x20\x7f:"\\]{1,128}$/, { error: 'must be a username (no spaces, controls, ":", \'"\' or "\\")' });
+
 const guardsSchema = z.strictObject({
   chain: z
     .array(oneOf(['acl', 'bans', 'flood', 'sanity', 'scanner', 'auth', 'brute_force', 'dial_scan', 'fraud'] as const))
@@ -385,11 +420,15 @@ const guardsSchema = z.strictObject({
           user_agent: signal(G.scanner.signals.user_agent),
           sql_injection: signal(G.scanner.signals.sql_injection),
           shell_metacharacters: signal(G.scanner.signals.shell_metacharacters),
+          overlong_value: signal(G.scanner.signals.overlong_value),
           ip_literal_host: signal(G.scanner.signals.ip_literal_host),
           record_route_spoofing: signal(G.scanner.signals.record_route_spoofing),
+          record_route_foreign: signal(G.scanner.signals.record_route_foreign),
+          record_route_register: signal(G.scanner.signals.record_route_register),
           sdp_session_name: signal(G.scanner.signals.sdp_session_name),
         })
         .prefault({}),
+      record_route_hosts: z.array(recordRouteHost).default([]),
       score_threshold: integer(1, 1_000_000).default(G.scanner.score_threshold),
       score_window: duration(1000).default(G.scanner.score_window),
       ban: duration(1000).default(G.scanner.ban),
@@ -440,6 +479,12 @@ const guardsSchema = z.strictObject({
       strip_credentials: z.boolean().default(G.auth.strip_credentials),
       challenges_per_second: integer(0, 1_000_000).default(G.auth.challenges_per_second),
       max_nonces: integer(100, 10_000_000).default(G.auth.max_nonces),
+      identity: z
+        .strictObject({
+          check: z.boolean().default(G.auth.identity.check),
+          aliases: z.record(identityUser, z.array(identityUser)).default({}),
+        })
+        .prefault({}),
     })
     .prefault({}),
   brute_force: z
@@ -560,6 +605,7 @@ export const configSchema = z.strictObject({
       max_message_bytes: integer(1024, 1_048_576).default(DEFAULTS.limits.max_message_bytes),
       max_headers: integer(8, 4096).default(DEFAULTS.limits.max_headers),
       max_header_bytes: integer(256, 65_535).default(DEFAULTS.limits.max_header_bytes),
+      max_list_entries: integer(16, 4096).default(DEFAULTS.limits.max_list_entries),
     })
     .prefault({}),
   tcp: z
@@ -568,6 +614,11 @@ export const configSchema = z.strictObject({
       connect_timeout: duration(10).default(DEFAULTS.tcp.connect_timeout),
       max_connections: integer(1, 1_000_000).default(DEFAULTS.tcp.max_connections),
       max_connections_per_ip: integer(1, 1_000_000).default(DEFAULTS.tcp.max_connections_per_ip),
+      // Unset: DEFAULTS.tcp.upstream_reserve, at most a quarter of max_connections (loader).
+      upstream_reserve: integer(0, 1_000_000).optional(),
+      tls_handshake_timeout: duration(100).default(DEFAULTS.tcp.tls_handshake_timeout),
+      max_pending_output: integer(65_536, 1_073_741_824).default(DEFAULTS.tcp.max_pending_output),
+      pongs_per_second: integer(0, 1000).default(DEFAULTS.tcp.pongs_per_second),
     })
     .prefault({}),
   replies: z

@@ -42,6 +42,8 @@ export interface LimitsConfig {
   maxMessageBytes: number;
   maxHeaders: number;
   maxHeaderBytes: number;
+  /** Most entries of one header (list elements, or lines of a header that is no list). */
+  maxListEntries: number;
 }
 
 export interface TcpConfig {
@@ -49,8 +51,21 @@ export interface TcpConfig {
   idleTimeout: number;
   /** Milliseconds allowed for an outbound TCP connect and TLS handshake. */
   connectTimeout: number;
+  /** Most connections at once, accepted and opened together. */
   maxConnections: number;
+  /** Most connections at once from one address (IPv6: one prefix of the flood guard's length). */
   maxConnectionsPerIp: number;
+  /**
+   * Slots of maxConnections only connections sipwarden opens to upstream targets may use:
+   * every other connection (accepted, or opened towards a phone) shares the rest.
+   */
+  upstreamReserve: number;
+  /** Milliseconds an accepted TLS connection has to complete its handshake. */
+  tlsHandshakeTimeout: number;
+  /** Bytes of unsent output (socket buffer plus pre-connect queue) that close a connection. */
+  maxPendingOutput: number;
+  /** CRLF pongs per second and connection (RFC 5626 4.4.1); pings beyond get none. */
+  pongsPerSecond: number;
 }
 
 export interface RepliesConfig {
@@ -152,8 +167,11 @@ export const SCANNER_SIGNALS = [
   'user_agent',
   'sql_injection',
   'shell_metacharacters',
+  'overlong_value',
   'ip_literal_host',
   'record_route_spoofing',
+  'record_route_foreign',
+  'record_route_register',
   'sdp_session_name',
 ] as const;
 export type ScannerSignal = (typeof SCANNER_SIGNALS)[number];
@@ -172,6 +190,11 @@ export interface ScannerConfig {
   sdpSessionNames: readonly string[];
   /** What each signal does. */
   signals: Readonly<Record<ScannerSignal, Readonly<SignalConfig>>>;
+  /**
+   * Hosts a top Record-Route may name whatever address the request comes from (signal
+   * `record_route_foreign`): lower-case domain names and normalised addresses or networks.
+   */
+  recordRouteHosts: readonly string[];
   /** Score at which a source is banned; each signal adds its points at most once per window. */
   scoreThreshold: number;
   /** Window of the score in ms. */
@@ -211,6 +234,15 @@ export interface AuthConfig {
   challengesPerSecond: number;
   /** Nonces whose nonce-counts are tracked at once (replay protection). */
   maxNonces: number;
+  /** Whom an authenticated user may claim to be (Kamailio's auth_check flag 1). */
+  identity: AuthIdentityConfig;
+}
+
+export interface AuthIdentityConfig {
+  /** REGISTER's To user, and the From user of other requests, must be the authenticated user or an alias. */
+  check: boolean;
+  /** By digest username: the other URI users it may claim. */
+  aliases: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface BruteForceConfig {

@@ -5,7 +5,7 @@ import type { SipMessage } from '../sip/message.js';
 import { AuthFailureTracker } from '../watch/auth-failures.js';
 import { FORBIDDEN, type Reporter, TRY_LATER } from '../watch/report.js';
 import type { WatchedRequest } from '../watch/transactions.js';
-import { bounded, credentials, type ResponseWatcher } from '../watch/watch.js';
+import { bounded, digestCredentials, type ResponseWatcher } from '../watch/watch.js';
 import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from './types.js';
 
 /** Name in events and log lines (fail2ban's filter takes `[a-z0-9-]` names). */
@@ -39,6 +39,13 @@ const LOCKED: Verdict = Object.freeze({
  *
  * sipwarden's own digest authentication reports its outcomes through `recordFailure` and
  * `recordSuccess`.
+ *
+ * Every Digest credentials a request carries is judged, as a registrar picks them (by realm):
+ * the answer's challenge names the realm it checked, and the failure counts for the
+ * credentials of that realm (for all of them when it names none, e.g. a 403). The source
+ * counts one failure per request whatever it carries. A success is credited only when one set
+ * of credentials was there to judge, so a second, made-up set cannot reset a victim's counts.
+ * Credentials sipwarden's own auth guard verified are its to report, not the upstream's.
  */
 export class BruteForceGuard implements Guard, ResponseWatcher {
   readonly name = BRUTE_FORCE;
@@ -53,29 +60,33 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
     this.monitor = config.mode === 'monitor';
   }
 
-  /** Refuses a locked username's credentials from sources not known good for it. */
+  /** Refuses a locked username's credentials (any of them) from sources not known good for it. */
   checkMessage(msg: SipMessage, source: Source, now: number): Verdict {
     if (this.tracker.lockedUsers === 0 || !msg.isRequest || msg.method === 'ACK') return PASS;
-    const c = credentials(msg);
-    if (c === undefined) return PASS;
-    return this.tracker.isRefused(source.address, bounded(c.username), bounded(c.realm), now) ? LOCKED : PASS;
+    for (const c of digestCredentials(msg)) {
+      if (this.tracker.isRefused(source.address, bounded(c.username), bounded(c.realm), now)) return LOCKED;
+    }
+    return PASS;
   }
 
   onFinalResponse(req: WatchedRequest, msg: SipMessage, now: number): ReplySpec | undefined {
     const status = msg.status;
+    const judged = req.judged;
     if (status < 300) {
-      if (req.hasCredentials) this.recordSuccess(req, req.authUser, req.authRealm, now);
+      // Only when one set of credentials was judged is it known which one succeeded.
+      if (judged.length === 2) this.recordSuccess(req, judged[0]!, judged[1]!, now);
       return undefined;
     }
     if (status === 401 || status === 407 || status === 403) {
-      if (!req.hasCredentials || isStaleChallenge(msg, status)) return undefined;
-      return this.recordFailure(req, req.authUser, req.authRealm, now, req.method);
+      if (judged.length === 0 || isStaleChallenge(msg, status)) return undefined;
+      return this.recordFailures(req, judged, challengedRealms(msg, status), now);
     }
     if (status === 404 && this.config.normalizeNotFound && namesUser(req)) {
       let answer: ReplySpec | undefined;
-      if (this.notFoundIsFailure(req)) {
-        const user = req.hasCredentials ? req.authUser : req.toUser;
-        answer = this.recordFailure(req, user, req.authRealm, now, req.method);
+      if (judged.length > 0) {
+        if (this.notFoundIsFailure(req, judged)) answer = this.recordFailures(req, judged, undefined, now);
+      } else if (req.method === 'REGISTER') {
+        answer = this.recordFailure(req, req.toUser, '', now, req.method);
       }
       if (answer !== undefined || this.reporter.isExempt(req)) return answer;
       if (this.monitor) return undefined;
@@ -85,14 +96,18 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
   }
 
   /**
-   * Whether a 404 (turned into the 403 of a wrong password) is a failed authentication: to a
-   * REGISTER, or to credentials this source never authenticated with, it says "no such user".
-   * Otherwise it is about the destination (a misdialled number, a missing extension): dial_scan
-   * counts those, so a phone that dials three wrong numbers is not taken for a guesser.
+   * Whether a 404 (turned into the 403 of a wrong password) to a request with credentials
+   * `judged` is a failed authentication: to a REGISTER, or to credentials the source never
+   * authenticated with, it says "no such user". Otherwise it is about the destination (a
+   * misdialled number, a missing extension): dial_scan counts those, so a phone that dials
+   * three wrong numbers is not taken for a guesser.
    */
-  private notFoundIsFailure(req: WatchedRequest): boolean {
+  private notFoundIsFailure(req: WatchedRequest, judged: readonly string[]): boolean {
     if (req.method === 'REGISTER') return true;
-    return req.hasCredentials && !this.tracker.isKnownGood(req.address, req.authUser, req.authRealm);
+    for (let i = 0; i < judged.length; i += 2) {
+      if (!this.tracker.isKnownGood(req.address, judged[i]!, judged[i + 1]!)) return true;
+    }
+    return false;
   }
 
   /**
@@ -100,10 +115,17 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
    * reaches the limit (an event, the fail2ban log line) and returns the answer to send instead
    * of the usual challenge (`403 Try later`); undefined otherwise or in monitor mode.
    */
-  recordFailure(source: Source, user: string, realm: string, now: number, method = ''): ReplySpec | undefined {
+  recordFailure(
+    source: Source,
+    user: string,
+    realm: string,
+    now: number,
+    method = '',
+    countSource = true,
+  ): ReplySpec | undefined {
     const r = this.reporter;
     if (r.isExempt(source)) return undefined;
-    const o = this.tracker.failure(source.address, bounded(user), bounded(realm), now);
+    const o = this.tracker.failure(source.address, bounded(user), bounded(realm), now, countSource);
     if (o.distributed) {
       r.alert(BRUTE_FORCE, 'distributed', 'distributed password guessing', {
         user: bounded(user),
@@ -127,6 +149,32 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
     return banned ? TRY_LATER : undefined;
   }
 
+  /**
+   * One failed request carrying the credentials `judged` (username, realm, ...): one failure
+   * for the source, and one for each username whose realm the answer challenged (each of them
+   * when it challenged none of theirs).
+   */
+  private recordFailures(
+    req: WatchedRequest,
+    judged: readonly string[],
+    realms: readonly string[] | undefined,
+    now: number,
+  ): ReplySpec | undefined {
+    let matched = false;
+    if (realms !== undefined && judged.length > 2) {
+      for (let i = 1; i < judged.length; i += 2) if (realms.includes(judged[i]!)) matched = true;
+    }
+    let answer: ReplySpec | undefined;
+    let first = true;
+    for (let i = 0; i < judged.length; i += 2) {
+      if (matched && !realms!.includes(judged[i + 1]!)) continue;
+      const a = this.recordFailure(req, judged[i]!, judged[i + 1]!, now, req.method, first);
+      first = false;
+      answer ??= a;
+    }
+    return answer;
+  }
+
   /** Records a successful authentication of `user` (+`realm`) from `source`. */
   recordSuccess(source: Source, user: string, realm: string, now: number): void {
     this.tracker.success(source.address, bounded(user), bounded(realm), now);
@@ -139,7 +187,24 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
  * Request-URI (SUBSCRIBE, OPTIONS, MESSAGE, NOTIFY, REFER, INVITE, PUBLISH to a user).
  */
 function namesUser(req: WatchedRequest): boolean {
-  return req.method === 'REGISTER' || req.hasCredentials || req.ruriUser !== '';
+  return req.method === 'REGISTER' || req.judged.length > 0 || req.ruriUser !== '';
+}
+
+/** The realms a 401/407 challenges (undefined for a 403, or when none can be read). */
+function challengedRealms(msg: SipMessage, status: number): string[] | undefined {
+  if (status === 403) return undefined;
+  const id = status === 401 ? H.WwwAuthenticate : H.ProxyAuthenticate;
+  if (msg.findHeaderId(id) === -1) return undefined;
+  try {
+    const realms: string[] = [];
+    for (const c of msg.authHeaders(status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate')) {
+      if (c.isDigest && c.realm !== undefined) realms.push(bounded(c.realm));
+    }
+    return realms.length === 0 ? undefined : realms;
+  } catch (err) {
+    if (!(err instanceof SipParseError)) throw err;
+    return undefined;
+  }
 }
 
 /** A 401/407 whose challenge says `stale=true`: the nonce expired, the password was right. */

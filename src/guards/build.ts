@@ -72,7 +72,8 @@ export class GuardBuilder {
     const watchers: ResponseWatcher[] = [];
     for (const name of config.chain) {
       const settings = settingsOf(config, name);
-      const key = JSON.stringify([settings, config.reply]);
+      // sanity depends on the auth guard's realms too (which credentials may travel together).
+      const key = JSON.stringify([settings, config.reply, name === 'sanity' ? [...ownRealms(config)] : 0]);
       const old = this.built.get(name);
       const guard = old?.key === key ? old.guard : this.create(name, config);
       if (guard === undefined) continue;
@@ -85,6 +86,10 @@ export class GuardBuilder {
     const acl = next.get('acl');
     this.acl = acl !== undefined && config.acl.mode === 'enforce' ? (acl.guard as AclGuard) : undefined;
     this.watch.setWatchers(watchers);
+    // The auth guard's in-dialog skip asks which dialogs were established.
+    const auth = next.get('auth')?.guard;
+    this.watch.trackDialogs = auth !== undefined && config.auth.mode !== 'off' && !config.auth.inDialog;
+    this.watch.verified = this.deps.auth?.stripper;
     const chain = new GuardChain(entries, this.deps.events, this.deps.store);
     chain.onStoreError = (err) => this.deps.log.warn({ event: 'store-error' }, String(err));
     return chain;
@@ -100,7 +105,7 @@ export class GuardBuilder {
       case 'flood':
         return new FloodGuard(config.flood);
       case 'sanity':
-        return new SanityGuard(config.sanity);
+        return new SanityGuard(config.sanity, ownRealms(config));
       case 'scanner':
         return new ScannerGuard(config.scanner, config.reply, this.deps.identity);
       case 'auth':
@@ -123,6 +128,12 @@ export class GuardBuilder {
     this.built.clear();
     this.watch.setWatchers([]);
   }
+}
+
+/** The realms sipwarden's auth guard checks (none when it is not in force). */
+function ownRealms(config: GuardsConfig): ReadonlySet<string> {
+  if (!config.chain.includes('auth') || config.auth.mode === 'off') return new Set();
+  return new Set([config.auth.realm, ...Object.values(config.auth.realms)]);
 }
 
 /** A guard's settings by its chain name (config keys are camelCase). */

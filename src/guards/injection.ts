@@ -31,7 +31,11 @@
  * - control characters (after decoding), which end a command line.
  */
 
-/** Characters at most inspected per value (longer values are cut, not skipped). */
+/**
+ * Characters the rules read per value. Longer values are cut for the rules; the scanner
+ * refuses a longer value that holds a trigger character (signal `overlong_value`), so that
+ * nothing hides behind padding.
+ */
 export const INSPECT_LIMIT = 512;
 
 /** 1 for the characters an injection of either kind needs. */
@@ -43,9 +47,9 @@ const TRIGGER = (() => {
   return t;
 })();
 
-/** Whether `s` holds any character an injection needs (the fast path for clean names). */
+/** Whether `s` holds any character an injection needs (the fast path for clean names), anywhere. */
 export function hasTrigger(s: string): boolean {
-  const n = Math.min(s.length, INSPECT_LIMIT);
+  const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 128 || TRIGGER[c] === 1) return true;
@@ -55,8 +59,7 @@ export function hasTrigger(s: string): boolean {
 
 /** `hasTrigger` on octets in place (UTF-8 text: any octet >= 0x80 is a trigger). */
 export function hasTriggerBytes(buf: Uint8Array, a: number, b: number): boolean {
-  const e = Math.min(b, a + INSPECT_LIMIT);
-  for (let i = a; i < e; i++) {
+  for (let i = a; i < b; i++) {
     const c = buf[i]!;
     if (c >= 128 || TRIGGER[c] === 1) return true;
   }

@@ -107,6 +107,11 @@ export class PatternMatcher {
     return this.patterns.length;
   }
 
+  /** Whether any pattern is a `/regex/` (which reads REGEX_INPUT_LIMIT octets of a value). */
+  get hasRegex(): boolean {
+    return this.anyRegex !== undefined;
+  }
+
   /**
    * Index (in `patterns`) of a pattern found in buf[a, b), or -1. Substrings are tried
    * first; among them the earliest match in the value wins.

@@ -36,6 +36,11 @@ export interface SanityFailure {
 export class SanityContext {
   msg: SipMessage = undefined as unknown as SipMessage;
   source: Source = undefined as unknown as Source;
+  /**
+   * Realms sipwarden's own auth guard checks: Digest credentials for them may travel beside
+   * one set for the server behind (`credentials` check).
+   */
+  ownRealms: ReadonlySet<string> = NO_REALMS;
   private contactOf: SipMessage | undefined = undefined;
   private contactValue: ContactValue | undefined = undefined;
 
@@ -65,6 +70,8 @@ export class SanityContext {
 }
 
 export type SanityCheckFunction = (ctx: SanityContext) => SanityFailure | undefined;
+
+const NO_REALMS: ReadonlySet<string> = new Set();
 
 /** Largest value of a 32-bit unsigned field (CSeq number, delta-seconds). */
 const MAX_UINT32 = 0xffffffff;
@@ -429,18 +436,55 @@ function isNameChar(c: number): boolean {
  * nonce, uri and response, with a non-empty username, nonce and response, and cnonce and
  * nc when qop is given. Other schemes (RFC 8898 Bearer) only need to decode: the server
  * behind sipwarden decides what it accepts.
+ *
+ * Several credentials must leave no doubt which ones a server checks: a registrar picks
+ * Digest credentials by realm (Kamailio's auth, pjsip), while sipwarden's watch cannot know
+ * the realm of the server behind. So a request is refused (`400 Ambiguous Credentials`) when
+ * it carries another scheme beside Digest (a `Basic` decoy in front of the real guess), two
+ * Digest credentials for one realm, or Digest credentials for more than one realm that
+ * sipwarden does not check itself (a made-up username in a made-up realm beside the real one).
  */
 export function checkCredentials(ctx: SanityContext): SanityFailure | undefined {
   const msg = ctx.msg;
   if (!msg.isRequest) return undefined;
   const n = msg.headerCount;
+  let count = 0;
   for (let k = 0; k < n; k++) {
     const id = msg.headerIdAt(k);
     if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
     const name = id === H.Authorization ? 'Authorization' : 'Proxy-Authorization';
     const problem = credentialsProblem(msg, k, name);
     if (problem !== undefined) return badRequest(`Bad ${name}`, problem);
+    count++;
   }
+  if (count < 2) return undefined;
+  const conflict = credentialsConflict(msg, ctx.ownRealms);
+  return conflict === undefined ? undefined : badRequest('Ambiguous Credentials', conflict);
+}
+
+/** Why several credentials headers are ambiguous, or undefined (they all decoded already). */
+function credentialsConflict(msg: SipMessage, ownRealms: ReadonlySet<string>): string | undefined {
+  const realms: string[] = [];
+  let other = '';
+  let foreign = 0;
+  const n = msg.headerCount;
+  for (let k = 0; k < n; k++) {
+    const id = msg.headerIdAt(k);
+    if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
+    const h = parseAuthHeader(msg.headerValueAt(k), id === H.Authorization ? 'Authorization' : 'Proxy-Authorization');
+    if (!h.isDigest) {
+      other ||= h.scheme;
+      continue;
+    }
+    const realm = h.realm ?? '';
+    // Case-insensitive: a registrar comparing either way must not find two.
+    const lower = realm.toLowerCase();
+    if (realms.includes(lower)) return `two Digest credentials for realm "${realm}"`;
+    realms.push(lower);
+    if (!ownRealms.has(realm)) foreign++;
+  }
+  if (other !== '' && realms.length > 0) return `${other} credentials beside Digest`;
+  if (foreign > 1) return 'Digest credentials for more than one realm of the server behind';
   return undefined;
 }
 

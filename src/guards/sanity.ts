@@ -46,7 +46,9 @@ export class SanityGuard implements Guard {
   private readonly rules: string[] = [];
   private readonly context = new SanityContext();
 
-  constructor(config: Pick<SanityConfig, 'checks'>) {
+  /** `ownRealms`: the realms sipwarden's auth guard checks (see `checkCredentials`). */
+  constructor(config: Pick<SanityConfig, 'checks'>, ownRealms?: ReadonlySet<string>) {
+    if (ownRealms !== undefined) this.context.ownRealms = ownRealms;
     const enabled = new Set<SanityCheck>(config.checks);
     for (const check of CHECK_ORDER) {
       if (!enabled.has(check)) continue;

@@ -4,13 +4,22 @@
  * Signals (SCANNER_SIGNALS), each with its configured action:
  * - `user_agent`: User-Agent (requests) or Server (responses) matches `userAgents`, or the
  *   From display name is one SIPVicious' svmap writes by default (`"sipvicious"`);
- * - `sql_injection`, `shell_metacharacters`: in the digest username of Authorization and
- *   Proxy-Authorization and in the user part of From, To and the Request-URI (see
+ * - `sql_injection`, `shell_metacharacters`: in the digest username of every Authorization
+ *   and Proxy-Authorization and in the user part of From, To and the Request-URI (see
  *   injection.ts for the rules);
+ * - `overlong_value`: a value the scanner inspects is longer than it reads, so that what
+ *   follows could hide from it: a name holding a character injection needs beyond
+ *   INSPECT_LIMIT, a User-Agent or SDP session name beyond REGEX_INPUT_LIMIT when a
+ *   `/regex/` pattern is configured;
  * - `ip_literal_host`: the host of From or To is an IP address that is neither sipwarden's
  *   own nor trusted;
  * - `record_route_spoofing`: a request from this (untrusted) source carries a Record-Route
  *   naming sipwarden itself or a trusted address;
+ * - `record_route_foreign`: the top Record-Route of a request names another host than the
+ *   address it came from (the last proxy record-routes itself, RFC 3261 16.6 step 4), and
+ *   not one of `recordRouteHosts`;
+ * - `record_route_register`: a REGISTER carries Record-Route (meaningless there, RFC 3261
+ *   10.2; a registrar's edge proxy uses Path, RFC 3327);
  * - `sdp_session_name`: the `s=` line of an SDP body matches `sdpSessionNames`.
  *
  * Several signals in one message: the strongest action wins (ban > honeypot > reply > drop
@@ -25,6 +34,10 @@
  * for the injection signals (an attacker's `<sip:' or 1=1--@;transport=UDP>` is not a
  * valid URI) and skipped by the others; the sanity guard answers for malformed headers.
  *
+ * Nothing is left unread behind a count: every Record-Route entry, every User-Agent and
+ * credentials line is inspected. The parser bounds how many there are (`maxListEntries`,
+ * default 64 per header), which also bounds the guard's work.
+ *
  * On a message that triggers nothing, nothing is allocated beyond the From/To/Request-URI
  * decoding the proxy needs anyway: patterns are matched on the octets in place.
  */
@@ -35,6 +48,7 @@ import {
   type ScannerSignal,
   type SignalAction,
 } from '../config/types.js';
+import { CidrSet, normalizeIp } from '../net/cidr.js';
 import { parseAuthHeader } from '../sip/digest.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
@@ -42,8 +56,15 @@ import type { SipMessage } from '../sip/message.js';
 import { type NameAddr, unquote } from '../sip/name-addr.js';
 import { hostAddress } from '../sip/uri.js';
 import { DigestParam, DigestScan } from './digest-scan.js';
-import { hasTrigger, hasTriggerBytes, normalizeForInspection, shellInjectionIn, sqlInjectionIn } from './injection.js';
-import { PatternMatcher } from './patterns.js';
+import {
+  hasTrigger,
+  hasTriggerBytes,
+  INSPECT_LIMIT,
+  normalizeForInspection,
+  shellInjectionIn,
+  sqlInjectionIn,
+} from './injection.js';
+import { PatternMatcher, REGEX_INPUT_LIMIT } from './patterns.js';
 import { ScoreBoard } from './score.js';
 import type { Guard, ReplySpec, Source, Verdict } from './types.js';
 import { PASS } from './types.js';
@@ -64,10 +85,13 @@ enum Signal {
   UserAgent = 0,
   SqlInjection = 1,
   ShellMetacharacters = 2,
-  IpLiteralHost = 3,
-  RecordRouteSpoofing = 4,
-  SdpSessionName = 5,
-  Count = 6,
+  OverlongValue = 3,
+  IpLiteralHost = 4,
+  RecordRouteSpoofing = 5,
+  RecordRouteForeign = 6,
+  RecordRouteRegister = 7,
+  SdpSessionName = 8,
+  Count = 9,
 }
 
 /** The signals in `Signal` order (the configuration lists them in that order). */
@@ -102,9 +126,6 @@ export const TOOL_FROM_NAMES: readonly string[] = ['sipvicious'];
 /** Longest piece of attacker text put in a verdict's detail. */
 export const DETAIL_TEXT_LIMIT = 100;
 
-/** Most Record-Route entries, and auth header lines, inspected per message. */
-const MAX_ENTRIES = 16;
-
 export class ScannerGuard implements Guard {
   readonly name = 'scanner';
   private readonly userAgents: PatternMatcher;
@@ -116,6 +137,9 @@ export class ScannerGuard implements Guard {
   private readonly banDuration: number;
   private readonly reply: ReplySpec;
   private readonly identity: ScannerIdentity;
+  /** `recordRouteHosts`: addresses and networks, and domain names. */
+  private readonly rrNetworks = new CidrSet();
+  private readonly rrNames = new Set<string>();
   private readonly scores: ScoreBoard;
   /** Per-message scratch: the strongest signal so far and its detail. */
   private best: Signal | -1 = -1;
@@ -140,6 +164,10 @@ export class ScannerGuard implements Guard {
     this.banDuration = config.ban;
     this.reply = Object.freeze({ code: reply.code, reason: reply.reason });
     this.identity = identity;
+    for (const host of config.recordRouteHosts) {
+      if (/^[0-9.]+(\/[0-9]+)?$/.test(host) || host.includes(':')) this.rrNetworks.add(host);
+      else this.rrNames.add(host.toLowerCase());
+    }
     this.scores = new ScoreBoard(config.scoreWindow, maxSources);
   }
 
@@ -155,7 +183,7 @@ export class ScannerGuard implements Guard {
     this.scored = 0;
     this.scoredDetail = '';
     try {
-      this.detect(msg);
+      this.detect(msg, source);
     } catch {
       // Every decode is guarded where it happens: this only keeps a bug from escaping.
       // What was found before it still decides.
@@ -165,14 +193,19 @@ export class ScannerGuard implements Guard {
 
   // ---- detection -------------------------------------------------------------------------
 
-  private detect(msg: SipMessage): void {
+  private detect(msg: SipMessage, source: Source): void {
     const s = this.strength;
     if (s[Signal.UserAgent]! !== Strength.Off) this.userAgentSignal(msg);
     if (this.banned()) return;
     if (s[Signal.SdpSessionName]! !== Strength.Off && msg.end > msg.bodyStart) this.sdpSignal(msg);
     if (this.banned() || !msg.isRequest) return;
-    if (s[Signal.RecordRouteSpoofing]! !== Strength.Off && msg.findHeaderId(H.RecordRoute) !== -1) {
-      this.recordRouteSignal(msg);
+    if (
+      (s[Signal.RecordRouteSpoofing]! !== Strength.Off ||
+        s[Signal.RecordRouteForeign]! !== Strength.Off ||
+        s[Signal.RecordRouteRegister]! !== Strength.Off) &&
+      msg.findHeaderId(H.RecordRoute) !== -1
+    ) {
+      this.recordRouteSignals(msg, source);
       if (this.banned()) return;
     }
     if (s[Signal.IpLiteralHost]! !== Strength.Off) this.ipLiteralSignal(msg);
@@ -205,16 +238,23 @@ export class ScannerGuard implements Guard {
   }
 
   private userAgentSignal(msg: SipMessage): void {
-    const k = msg.isRequest ? msg.userAgentAt : msg.serverAt;
-    if (k !== -1 && this.userAgents.size > 0) {
-      const p = this.userAgents.matchBytes(msg.buf, msg.valueStartAt(k), msg.valueEndAt(k));
+    const id = msg.isRequest ? H.UserAgent : H.Server;
+    const first = msg.isRequest ? msg.userAgentAt : msg.serverAt;
+    // Every line: a second User-Agent must not hide the tool behind a phone's name.
+    for (let k = first; k !== -1 && this.userAgents.size > 0; k = msg.findHeaderId(id, k + 1)) {
+      const a = msg.valueStartAt(k);
+      const b = msg.valueEndAt(k);
+      const p = this.userAgents.matchBytes(msg.buf, a, b);
+      const name = msg.isRequest ? 'User-Agent' : 'Server';
       if (p !== -1) {
-        const name = msg.isRequest ? 'User-Agent' : 'Server';
         this.hit(
           Signal.UserAgent,
           `${name} ${quote(msg.headerValueAt(k))} matches ${quote(this.userAgents.patterns[p]!)}`,
         );
         return;
+      }
+      if (this.userAgents.hasRegex && b - a > REGEX_INPUT_LIMIT) {
+        this.hit(Signal.OverlongValue, `${name} longer than the ${REGEX_INPUT_LIMIT} octets patterns read`);
       }
     }
     if (msg.isRequest && msg.fromAt !== -1) {
@@ -230,34 +270,79 @@ export class ScannerGuard implements Guard {
     if (line === -1) return;
     let e = line;
     while (e < msg.end && buf[e] !== 0x0d && buf[e] !== 0x0a) e++;
-    const p = this.sdpNames.matchBytes(buf, line, Math.min(e, line + 256));
+    // Substrings are matched on the whole line; a /regex/ reads REGEX_INPUT_LIMIT octets.
+    const p = this.sdpNames.matchBytes(buf, line, e);
     if (p !== -1) {
       const text = buf.toString('utf8', line, Math.min(e, line + DETAIL_TEXT_LIMIT));
       this.hit(Signal.SdpSessionName, `SDP session name ${quote(text)} matches ${quote(this.sdpNames.patterns[p]!)}`);
+    } else if (this.sdpNames.hasRegex && e - line > REGEX_INPUT_LIMIT) {
+      this.hit(Signal.OverlongValue, `SDP session name longer than the ${REGEX_INPUT_LIMIT} octets patterns read`);
     }
   }
 
-  private recordRouteSignal(msg: SipMessage): void {
+  /** Record-Route on a request from the outside: spoofing, a foreign top entry, REGISTER. */
+  private recordRouteSignals(msg: SipMessage, source: Source): void {
+    const s = this.strength;
     let routes: NameAddr[];
     try {
       routes = msg.recordRoutes;
     } catch (err) {
-      if (err instanceof SipParseError) return;
+      if (err instanceof SipParseError) {
+        // Not passed unread: no check can clear a list that does not decode, and the next
+        // hop may read its top entry all the same (nothing else refuses it: the proxy copies
+        // Record-Route as it is).
+        if (msg.method === 'REGISTER') this.hit(Signal.RecordRouteRegister, 'Record-Route on a REGISTER');
+        this.hit(Signal.RecordRouteForeign, 'a Record-Route that does not decode');
+        return;
+      }
       throw err;
     }
-    const n = Math.min(routes.length, MAX_ENTRIES);
-    for (let k = 0; k < n; k++) {
-      const uri = routes[k]!.uri;
-      if (uri.scheme !== 'sip' && uri.scheme !== 'sips') continue;
-      const host = hostAddress(uri.host);
-      if (this.identity.isOwnHost(host, uri.port)) {
-        this.hit(Signal.RecordRouteSpoofing, `Record-Route ${quote(routes[k]!.uriText)} names this proxy`);
-        return;
+    // Every entry (the parser bounds their number): one naming sipwarden or the inside may
+    // sit anywhere in the list.
+    if (s[Signal.RecordRouteSpoofing]! !== Strength.Off) {
+      for (let k = 0; k < routes.length; k++) {
+        const uri = routes[k]!.uri;
+        if (uri.scheme !== 'sip' && uri.scheme !== 'sips') continue;
+        const host = hostAddress(uri.host);
+        if (this.identity.isOwnHost(host, uri.port)) {
+          this.hit(Signal.RecordRouteSpoofing, `Record-Route ${quote(routes[k]!.uriText)} names this proxy`);
+          break;
+        }
+        if (uri.hostType !== 'domain' && this.identity.isTrusted(host)) {
+          this.hit(Signal.RecordRouteSpoofing, `Record-Route ${quote(routes[k]!.uriText)} names a trusted address`);
+          break;
+        }
       }
-      if (uri.hostType !== 'domain' && this.identity.isTrusted(host)) {
-        this.hit(Signal.RecordRouteSpoofing, `Record-Route ${quote(routes[k]!.uriText)} names a trusted address`);
-        return;
-      }
+    }
+    if (msg.method === 'REGISTER') {
+      this.hit(Signal.RecordRouteRegister, `Record-Route on a REGISTER: ${quote(routes[0]!.uriText)}`);
+    }
+    if (s[Signal.RecordRouteForeign]! !== Strength.Off && !this.isSenderRoute(routes[0]!, source)) {
+      this.hit(
+        Signal.RecordRouteForeign,
+        `top Record-Route ${quote(routes[0]!.uriText)} does not name the sender ${source.address}`,
+      );
+    }
+  }
+
+  /**
+   * Whether a top Record-Route names the address the request came from (any port: a proxy
+   * may send from another port than it listens on), or one of `recordRouteHosts`. A domain
+   * name is never resolved here (no DNS on the message path): it must be listed.
+   */
+  private isSenderRoute(route: NameAddr, source: Source): boolean {
+    const uri = route.uri;
+    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return false;
+    if (uri.hostType === 'domain') {
+      const name = uri.host.toLowerCase();
+      return this.rrNames.has(name.endsWith('.') ? name.slice(0, -1) : name);
+    }
+    const host = hostAddress(uri.host);
+    if (this.rrNetworks.size > 0 && this.rrNetworks.has(host)) return true;
+    try {
+      return normalizeIp(host) === normalizeIp(source.address);
+    } catch {
+      return false;
     }
   }
 
@@ -285,12 +370,12 @@ export class ScannerGuard implements Guard {
     this.inspectName('Request-URI user', userOf(msg, 'requestUri'));
     if (this.sqlPending || this.shellPending) this.inspectName('From user', userOf(msg, 'from'));
     if (this.sqlPending || this.shellPending) this.inspectName('To user', userOf(msg, 'to'));
+    // Every credentials line (the parser bounds their number): a decoy in front of the
+    // real one must not hide it.
     const n = msg.headerCount;
-    let seen = 0;
-    for (let k = 0; k < n && seen < MAX_ENTRIES && (this.sqlPending || this.shellPending); k++) {
+    for (let k = 0; k < n && (this.sqlPending || this.shellPending); k++) {
       const id = msg.headerIdAt(k);
       if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
-      seen++;
       this.inspectName('digest username', this.digestUsernameAt(msg, k));
     }
   }
@@ -312,6 +397,14 @@ export class ScannerGuard implements Guard {
 
   private inspectName(where: string, value: string | undefined): void {
     if (value === undefined || !hasTrigger(value)) return;
+    // The rules read INSPECT_LIMIT characters: beyond them an injection could hide behind
+    // padding. A name that long holding a character an injection needs is refused as such.
+    if (value.length > INSPECT_LIMIT) {
+      this.hit(
+        Signal.OverlongValue,
+        `${where} of ${value.length} characters, more than the ${INSPECT_LIMIT} inspected`,
+      );
+    }
     const text = normalizeForInspection(value);
     if (this.sqlPending) {
       const rule = sqlInjectionIn(text);
@@ -415,7 +508,8 @@ function userOf(msg: SipMessage, which: 'requestUri' | 'from' | 'to'): string | 
  * Without a scheme, the text itself less a quoted display name.
  */
 export function lenientUser(text: string): string | undefined {
-  const lower = text.length > 1024 ? text.slice(0, 1024).toLowerCase() : text.toLowerCase();
+  // The whole value (bounded by the parser's maxHeaderBytes): a cut would leave the rest unread.
+  const lower = text.toLowerCase();
   let start = -1;
   let first = lower.length;
   for (const scheme of ['sip:', 'sips:', 'tel:']) {

@@ -1,3 +1,6 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { TwoGenerationMemo } from '../topology/memo.js';
+
 /** Branch values sipwarden writes start with this (after the RFC 3261 magic cookie). */
 export const BRANCH_PREFIX = 'z9hG4bKsw';
 
@@ -42,4 +45,61 @@ export function hash53Parts(seed: number, a: string, b: string, c: string, d: st
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** Signed branches carry this many bytes of MAC (96 bits, 16 base64url characters). */
+const MAC_BYTES = 12;
+
+/**
+ * Signs and checks the branches sipwarden writes in its own Via (`BRANCH_PREFIX` + id + `.` +
+ * MAC). A stateless proxy routes a response by the Via under its own, so an outsider who could
+ * write a response with a sipwarden-looking branch could choose where sipwarden sends it: an
+ * SSRF towards any port of an inside host, or a forged answer pushed onto another phone's
+ * connection. The MAC (HMAC-SHA256, truncated) covers the transaction id and the route the
+ * response must take: the `sw` flow parameter and the destination that the Via under
+ * sipwarden's (or the sealed inside Vias) resolve to. A response whose route differs from the
+ * one signed is not sipwarden's and is dropped.
+ *
+ * Two bounded memos keep the HMAC off the common path: one of branches signed (a
+ * retransmission, the CANCEL and the non-2xx ACK of an INVITE reuse its branch) and one of
+ * branches verified (a transaction's 100, 180 and 200 share one check). A miss only costs the
+ * HMAC: nothing depends on the memos being complete.
+ */
+export class BranchSigner {
+  private readonly signed = new TwoGenerationMemo(8192);
+  private readonly verified = new TwoGenerationMemo(16384);
+
+  constructor(private readonly key: Buffer) {}
+
+  /** The branch for transaction `id` whose responses must take `route`. */
+  sign(id: string, route: string): string {
+    const memoKey = `${id}|${route}`;
+    const known = this.signed.get(memoKey);
+    if (known !== undefined) return known;
+    const branch = `${BRANCH_PREFIX}${id}.${this.mac(id, route)}`;
+    this.signed.set(memoKey, branch);
+    this.verified.set(branch, route);
+    return branch;
+  }
+
+  /** True when sipwarden signed `branch` for this route. */
+  verify(branch: string, route: string): boolean {
+    if (this.verified.get(branch) === route) return true;
+    const dot = branch.lastIndexOf('.');
+    if (dot <= BRANCH_PREFIX.length || !branch.startsWith(BRANCH_PREFIX)) return false;
+    const given = Buffer.from(branch.slice(dot + 1), 'latin1');
+    const want = Buffer.from(this.mac(branch.slice(BRANCH_PREFIX.length, dot), route), 'latin1');
+    if (given.length !== want.length || !timingSafeEqual(given, want)) return false;
+    this.verified.set(branch, route);
+    return true;
+  }
+
+  private mac(id: string, route: string): string {
+    return createHmac('sha256', this.key)
+      .update(id)
+      .update('|')
+      .update(route)
+      .digest()
+      .toString('base64url', 0, MAC_BYTES);
+  }
 }

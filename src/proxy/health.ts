@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SipMessage } from '../sip/message.js';
 import type { TransportManager } from '../transport/manager.js';
+import type { Peer } from '../transport/types.js';
 import { BRANCH_PREFIX } from './branch.js';
 import type { EventLogger } from './proxy.js';
 import type { Target, Upstreams } from './upstreams.js';
@@ -15,7 +16,8 @@ const PING_PREFIX = `${BRANCH_PREFIX}ping`;
  */
 export class HealthChecker {
   private timers: NodeJS.Timeout[] = [];
-  private seq = 0;
+  // A random start: the outside cannot guess a ping's branch.
+  private seq = randomBytes(4).readUInt32BE(0) >>> 2; // CSeq numbers stay below 2^31
   private readonly callIdBase = randomBytes(6).toString('hex');
 
   constructor(
@@ -49,10 +51,12 @@ export class HealthChecker {
   }
 
   /** Answers to pings arrive here (the proxy recognises their branch). */
-  onResponse(branch: string, _msg: SipMessage): void {
+  onResponse(branch: string, _msg: SipMessage, from: Peer): void {
     const idx = Number(branch.slice(PING_PREFIX.length, branch.indexOf('x', PING_PREFIX.length)));
     const target = this.upstreams.all[idx];
     if (target === undefined || target.pendingPing !== branch) return;
+    // Only the pinged target's answer counts (another inside host cannot vouch for it).
+    if (from.address !== target.spec.address) return;
     target.pendingPing = '';
     target.missed = 0;
     if (!target.up) {

@@ -19,7 +19,7 @@ import { applyHygiene } from '../topology/hygiene.js';
 import type { Destination, TransportManager } from '../transport/manager.js';
 import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
 import type { TransactionWatch } from '../watch/watch.js';
-import { BRANCH_PREFIX, hash53Parts } from './branch.js';
+import { BRANCH_PREFIX, BranchSigner, hash53Parts } from './branch.js';
 import type { FlowTokens } from './flow-token.js';
 import { buildReply, canReplyTo } from './replies.js';
 import { ProxyStats, RateLimit } from './stats.js';
@@ -40,6 +40,8 @@ export interface ProxyOptions {
   isTrusted: (address: string) => boolean;
   /** Seed for branch hashes (differs per installation so branches are not predictable). */
   branchSeed: number;
+  /** Key of the MAC in sipwarden's branches (responses are routed only by branches it signed). */
+  branchKey: Buffer;
   /** The security pipeline every message from the outside passes; undefined: none. */
   guards: GuardChain | undefined;
   /** Answers to blocked requests per second (all sources together). */
@@ -73,6 +75,7 @@ export class SipProxy {
   private readonly badRequests: RateLimit;
   private guardReplies: RateLimit;
   private challenges: RateLimit;
+  private readonly signer: BranchSigner;
   /** Hosts (lower-case, no brackets) sipwarden answers to, by port. */
   private ownAddresses = new Map<number, Set<string>>();
 
@@ -86,6 +89,7 @@ export class SipProxy {
     this.badRequests = new RateLimit(options.badRequestPerSecond);
     this.guardReplies = new RateLimit(options.guardRepliesPerSecond);
     this.challenges = new RateLimit(options.challengesPerSecond);
+    this.signer = new BranchSigner(options.branchKey);
     this.refreshIdentity();
   }
 
@@ -122,7 +126,7 @@ export class SipProxy {
 
   /** Entry point for every message the transports read. */
   readonly onMessage = (data: Buffer, peer: Peer): void => {
-    const inside = this.isInside(peer.transport, peer.address, peer.port);
+    const inside = this.isInsideSource(peer);
     const guards = inside ? undefined : this.options.guards;
     let checkMessage = false;
     let accepted = inside;
@@ -180,21 +184,51 @@ export class SipProxy {
     }
   };
 
-  readonly onKeepAlive = (_peer: Peer): void => {
-    this.stats.keepAlives++;
+  /**
+   * `count` CRLF keep-alives read at once. From the outside they pass the per-source guards
+   * like messages (flood counts them; a blocked source's get no pong), once each but at most
+   * KEEPALIVE_CHECKS times per call: a chunk of megabytes of CRLFs costs bounded work.
+   * False: refused.
+   */
+  readonly onKeepAlive = (peer: Peer, count: number): boolean => {
+    this.stats.keepAlives += count;
+    const guards = this.options.guards;
+    if (guards === undefined || this.isInsideSource(peer)) return true;
+    const checks = Math.min(count, SipProxy.KEEPALIVE_CHECKS);
+    for (let i = 0; i < checks; i++) {
+      const d = guards.checkSource(peer, 4);
+      if (d.verdict.action === 'accept') return true;
+      if (d.verdict.action !== 'pass') {
+        this.stats.count(this.stats.blocked, d.guard);
+        return false;
+      }
+    }
+    return true;
   };
 
+  private static readonly KEEPALIVE_CHECKS = 32;
+
   /**
-   * Inside means an upstream target or a trusted address. Over UDP a target is recognised
-   * by address and port (PBXs send from their listening port), so other sources on the
-   * same host are still outside; TCP/TLS connections come from any port of a target.
+   * Where a message comes from is inside when it is a trusted address, or an upstream target
+   * that an outsider cannot impersonate: over UDP the target's own address and port (PBXs send
+   * from their listening port), over TCP/TLS only a connection sipwarden opened to the target.
+   * A connection accepted from a target's address is outside unless the address is trusted: on
+   * a shared or NATed address, any client could open one (docs/proxy.md, "Inside and outside").
    */
-  private isInside(transport: TransportName, address: string, port: number): boolean {
+  private isInsideSource(peer: Peer): boolean {
+    if (this.options.isTrusted(peer.address)) return true;
+    const hp = this.options.honeypot;
+    if (hp?.forwardTarget !== undefined && hp.isForwardTarget(peer.transport, peer.address, peer.port)) return true;
+    if (this.upstreams.find(peer.address, peer.port) === undefined) return false;
+    return peer.transport === 'udp' || this.transports.isOutbound(peer.connId);
+  }
+
+  /** A destination is inside when it is a trusted address or an upstream target's address and port. */
+  private isInsideDestination(transport: TransportName, address: string, port: number): boolean {
     if (this.options.isTrusted(address)) return true;
     const hp = this.options.honeypot;
     if (hp?.forwardTarget !== undefined && hp.isForwardTarget(transport, address, port)) return true;
-    if (transport === 'udp') return this.upstreams.find(address, port) !== undefined;
-    return this.upstreams.isTargetAddress(address);
+    return this.upstreams.find(address, port) !== undefined;
   }
 
   /** Carries out a guard's verdict on a message that was not parsed yet. */
@@ -271,36 +305,60 @@ export class SipProxy {
 
   // ---- requests ------------------------------------------------------------------------
 
-  /** Common checks: Max-Forwards (483) and loops (482). Returns the branch to use, or undefined. */
-  private precheck(msg: SipMessage, peer: Peer, insideCallId: string = msg.callId): string | undefined {
+  /**
+   * Common checks: Max-Forwards (483), Proxy-Require (420) and loops (482), answered within the
+   * bad-request budget. Returns the transaction id and loop key to use, or undefined.
+   */
+  private precheck(msg: SipMessage, peer: Peer, insideCallId: string = msg.callId): Prechecked | undefined {
     const mf = msg.maxForwards!;
     if (mf === 0) {
-      if (msg.method !== 'ACK') this.reply(msg, peer, 483, 'Too Many Hops');
-      else this.stats.count(this.stats.dropped, 'max-forwards');
+      this.refuse(msg, peer, 483, 'Too Many Hops', 'max-forwards');
       return undefined;
     }
     // RFC 3261 16.3 step 5: sipwarden supports no extension a proxy must understand.
     const proxyRequire = msg.findHeaderId(H.ProxyRequire) === -1 ? NONE : msg.headerValues('Proxy-Require');
     if (proxyRequire.length > 0 && msg.method !== 'ACK' && msg.method !== 'CANCEL') {
-      this.stats.count(this.stats.replies, 420);
-      this.transports.send(peer, buildReply(msg, 420, 'Bad Extension', [`Unsupported: ${proxyRequire.join(', ')}`]));
+      this.refuse(msg, peer, 420, 'Bad Extension', 'proxy-require', unsupportedHeader(proxyRequire));
       return undefined;
     }
-    const branch = this.branchFor(msg, insideCallId);
-    if (this.hasOwnVia(msg, branch)) {
-      if (msg.method !== 'ACK') this.reply(msg, peer, 482, 'Loop Detected');
-      else this.stats.count(this.stats.dropped, 'loop');
+    const loop = this.loopKey(msg, insideCallId);
+    if (this.hasOwnVia(msg, loop)) {
+      this.refuse(msg, peer, 482, 'Loop Detected', 'loop');
       return undefined;
     }
-    return branch;
+    return { id: this.transactionId(msg, peer), loop };
+  }
+
+  /**
+   * A proxy's own refusal (420, 482, 483): never to an ACK, and within the budget of answers
+   * to bad requests, so a flood of them cannot turn sipwarden into a reflector.
+   */
+  private refuse(
+    msg: SipMessage,
+    peer: Peer,
+    status: number,
+    reason: string,
+    why: string,
+    headers: readonly string[] = NONE,
+  ): void {
+    if (msg.method === 'ACK') {
+      this.stats.count(this.stats.dropped, why);
+      return;
+    }
+    if (!this.badRequests.take()) {
+      this.stats.count(this.stats.dropped, 'bad-request-rate');
+      return;
+    }
+    this.stats.count(this.stats.replies, status);
+    this.transports.send(peer, buildReply(msg, status, reason, headers));
   }
 
   /** `forced`: the external honeypot, instead of an upstream target. */
   private requestFromOutside(msg: SipMessage, peer: Peer, forced?: Destination): void {
     const topo = this.options.topology;
     const insideCallId = topo === undefined ? msg.callId : topo.insideCallId(msg.callId);
-    const branch = this.precheck(msg, peer, insideCallId);
-    if (branch === undefined) return;
+    const pre = this.precheck(msg, peer, insideCallId);
+    if (pre === undefined) return;
     const w = new MessageWriter(msg);
     // Flow tokens only steer requests from the inside: the outside always goes upstream.
     const popped = this.popOwnRoutes(msg, w, false);
@@ -347,9 +405,12 @@ export class SipProxy {
       this.stats.count(this.stats.dropped, 'no-listener');
       return;
     }
-    const stamped = this.stampedClientVia(msg, peer);
+    // RFC 3581 forced: the answer goes back to the address and port the request came from,
+    // never to a port the outside wrote in its Via.
+    const stamped = this.stampedClientVia(msg, peer, true);
     if (stamped !== undefined) w.replace(msg.viaAt, stamped);
-    w.prepend('Via', this.ownVia(out, t.transport, branch, peer));
+    const branch = this.signer.sign(pre.id, responseRoute(msg.topVia, peer, true));
+    w.prepend('Via', this.ownVia(out, t.transport, branch, pre.loop, peer));
     w.replace(msg.maxForwardsAt, String(msg.maxForwards! - 1));
     if (this.createsDialog(msg)) this.recordRoute(w, peer, this.transports.listeners[peer.listener]!, out, true);
     if (msg.method === 'REGISTER') w.prepend('Path', `<sip:${this.tokens.encode(peer)}@${hostPort(out)};lr>`);
@@ -363,14 +424,14 @@ export class SipProxy {
   }
 
   private requestFromInside(msg: SipMessage, peer: Peer): void {
-    const branch = this.precheck(msg, peer);
-    if (branch === undefined) return;
+    const pre = this.precheck(msg, peer);
+    if (pre === undefined) return;
     const w = new MessageWriter(msg);
     const popped = this.popOwnRoutes(msg, w, true);
     if (popped === 'forged-route') return; // only the outside's tokens carry `tr`
     const { remaining, flow } = popped;
     if (flow !== undefined) {
-      this.forwardFromInside(msg, peer, w, branch, flow);
+      this.forwardFromInside(msg, peer, w, pre, flow);
       return;
     }
     const uri = remaining[0]?.uri ?? msg.requestUri;
@@ -380,27 +441,27 @@ export class SipProxy {
       return;
     }
     if (isIP(dest.address) !== 0) {
-      this.forwardFromInside(msg, peer, w, branch, dest);
+      this.forwardFromInside(msg, peer, w, pre, dest);
       return;
     }
     lookup(dest.address).then(
-      (r) =>
-        this.forwardFromInside(msg, peer, w, branch, { ...dest, address: r.address, family: r.family === 6 ? 6 : 4 }),
+      (r) => this.forwardFromInside(msg, peer, w, pre, { ...dest, address: r.address, family: r.family === 6 ? 6 : 4 }),
       () => {
         if (msg.method !== 'ACK') this.reply(msg, peer, 503, 'Service Unavailable');
       },
     );
   }
 
-  private forwardFromInside(msg: SipMessage, peer: Peer, w: MessageWriter, branch: string, dest: Destination): void {
+  private forwardFromInside(msg: SipMessage, peer: Peer, w: MessageWriter, pre: Prechecked, dest: Destination): void {
     const out = this.transports.pick(dest.transport, dest.family, dest.listener);
     if (out === undefined) {
       this.stats.count(this.stats.dropped, 'no-listener');
       return;
     }
-    const stamped = this.stampedClientVia(msg, peer);
-    const topo = this.isInside(dest.transport, dest.address, dest.port) ? undefined : this.options.topology;
-    let via = this.ownVia(out, dest.transport, branch, peer);
+    const stamped = this.stampedClientVia(msg, peer, false);
+    const topo = this.isInsideDestination(dest.transport, dest.address, dest.port) ? undefined : this.options.topology;
+    const branch = this.signer.sign(pre.id, responseRoute(msg.topVia, peer, false));
+    let via = this.ownVia(out, dest.transport, branch, pre.loop, peer);
     if (topo === undefined) {
       if (stamped !== undefined) w.replace(msg.viaAt, stamped);
     } else {
@@ -622,12 +683,15 @@ export class SipProxy {
 
   /**
    * RFC 3261 18.2.1 and RFC 3581: tell the next hops where the request really came from. The
-   * first Via line with received/rport set, or undefined when it needs no change.
+   * first Via line with received/rport set, or undefined when it needs no change. A client's
+   * own `received` or `rport` value is never kept: it would choose where the answer goes.
+   * `forceRport` (every request from the outside) stamps rport even when the client did not
+   * ask for it, as Kamailio's force_rport() does at an edge.
    */
-  private stampedClientVia(msg: SipMessage, peer: Peer): string | undefined {
+  private stampedClientVia(msg: SipMessage, peer: Peer, forceRport: boolean): string | undefined {
     const via = msg.topVia;
-    const rport = via.params.has('rport');
-    if (!rport && hostAddress(via.host) === peer.address) return undefined;
+    const rport = forceRport || via.params.has('rport');
+    if (!rport && hostAddress(via.host) === peer.address && !via.params.has('received')) return undefined;
     const value = msg.headerValueAt(msg.viaAt);
     const cut = firstElementEnd(value);
     let top = value.slice(0, cut).trimEnd();
@@ -643,24 +707,45 @@ export class SipProxy {
     return top + value.slice(cut);
   }
 
-  private ownVia(out: ListenerInfo, transport: TransportName, branch: string, from: Peer): string {
-    return `SIP/2.0/${transport.toUpperCase()} ${hostPort(out)};branch=${branch};sw=${flowParam(from)}`;
+  private ownVia(out: ListenerInfo, transport: TransportName, branch: string, loop: string, from: Peer): string {
+    return `SIP/2.0/${transport.toUpperCase()} ${hostPort(out)};branch=${branch};${LOOP_PARAM}=${loop};sw=${flowParam(from)}`;
   }
 
   /**
-   * Stateless branch (RFC 3261 16.11): a hash of what identifies the originating client
-   * transaction — the bottom Via (the client's own), Request-URI, Call-ID and CSeq number —
-   * so a retransmission, the CANCEL and the ACK of a non-2xx get the INVITE's branch. It does
-   * not depend on the Vias proxies added, so the same request coming round again through
-   * sipwarden gets the same branch and is caught as a loop (482), while a spiral (another
-   * Request-URI) is not.
+   * Stateless transaction id (RFC 3261 16.11): with a magic-cookie branch, a hash of the
+   * received top branch (with the sending address, Request-URI, Call-ID and CSeq number, so one
+   * client cannot make its request collide with another's). A hop-by-hop CANCEL and the ACK of
+   * a non-2xx carry the INVITE's top branch, so they get the INVITE's branch even when the
+   * previous hop is a proxy whose INVITE carries more Vias than its CANCEL. RFC 2543 clients'
+   * branches are not unique: their top Via and From tag stand in.
    */
-  private branchFor(msg: SipMessage, insideCallId: string): string {
+  private transactionId(msg: SipMessage, peer: Peer): string {
+    const top = msg.topVia;
+    const b = top.branch;
+    const cookie = b?.startsWith('z9hG4bK') === true;
+    const h = hash53Parts(
+      this.options.branchSeed,
+      cookie ? b! : `${b ?? ''}|${top.host}:${top.port ?? ''}|${msg.from.tag}`,
+      peer.address,
+      msg.requestUriText,
+      msg.callId,
+      String(msg.cseq.seq),
+    );
+    return h.toString(36);
+  }
+
+  /**
+   * Loop detection (RFC 3261 16.3 step 4), apart from the branch: a hash of what identifies the
+   * originating request (the bottom Via, the client's own, Request-URI, Call-ID and CSeq
+   * number), carried in sipwarden's Via. The same request coming round again carries it and is
+   * a loop (482); a spiral (another Request-URI) is not. The Vias proxies added do not count.
+   */
+  private loopKey(msg: SipMessage, insideCallId: string): string {
     const bottom = this.hasSeveralVias(msg) ? msg.vias[msg.vias.length - 1]! : msg.topVia;
     const b = bottom.branch;
     const cookie = b?.startsWith('z9hG4bK') === true;
     const h = hash53Parts(
-      this.options.branchSeed,
+      this.options.branchSeed ^ 0x6c6f6f70,
       b ?? '',
       `${bottom.host}:${bottom.port ?? ''}`,
       msg.requestUriText,
@@ -669,19 +754,19 @@ export class SipProxy {
       // RFC 2543 clients' branches are not unique: add the From tag for them.
       cookie ? String(msg.cseq.seq) : `${msg.cseq.seq}|${msg.from.tag}`,
     );
-    return BRANCH_PREFIX + h.toString(36);
+    return h.toString(36);
   }
 
   private hasSeveralVias(msg: SipMessage): boolean {
     return msg.findHeaderId(H.Via, msg.viaAt + 1) !== -1 || msg.headerValueAt(msg.viaAt).indexOf(',') !== -1;
   }
 
-  /** Loop detection (RFC 3261 16.3 step 4): the request already carries the Via sipwarden would add. */
-  private hasOwnVia(msg: SipMessage, branch: string): boolean {
-    if (msg.topVia.branch === branch) return true;
+  /** Loop detection (RFC 3261 16.3 step 4): the request already carries a Via of sipwarden's with this loop key. */
+  private hasOwnVia(msg: SipMessage, loop: string): boolean {
+    if (isOwnLoopVia(msg.topVia, loop)) return true;
     // Most requests from phones carry one Via: decode the others only when there are some.
     if (!this.hasSeveralVias(msg)) return false;
-    for (const v of msg.vias) if (v.branch === branch) return true;
+    for (const v of msg.vias) if (isOwnLoopVia(v, loop)) return true;
     return false;
   }
 
@@ -695,7 +780,9 @@ export class SipProxy {
       return;
     }
     if (branch.startsWith(PING_PREFIX)) {
-      this.onPingResponse?.(branch, msg);
+      // Only the pinged target answers pings: the outside cannot fake an upstream's health.
+      if (inside) this.onPingResponse?.(branch, msg, peer);
+      else this.stats.count(this.stats.dropped, 'forged-ping-response');
       return;
     }
     const topo = this.options.topology;
@@ -723,9 +810,16 @@ export class SipProxy {
       this.stats.count(this.stats.dropped, 'bad-via');
       return;
     }
+    // Only a branch sipwarden signed, for exactly this route, is routed: no response goes to
+    // an address, port or connection that its sender chose.
+    if (!this.signer.verify(branch, routeOf(top, dest))) {
+      this.stats.count(this.stats.dropped, 'forged-branch');
+      this.log.debug({ event: 'forged-branch', source: peer.address, port: peer.port }, 'response not routed');
+      return;
+    }
     // A response from the outside goes to the inside only: a forged Via cannot make
     // sipwarden reflect traffic to a third party.
-    const destInside = this.isInside(dest.transport, dest.address, dest.port);
+    const destInside = this.isInsideDestination(dest.transport, dest.address, dest.port);
     if (!inside && !destInside) {
       this.stats.count(this.stats.dropped, 'response-to-outside');
       return;
@@ -757,7 +851,9 @@ export class SipProxy {
     if (inside) this.options.watch?.response(msg, branch, w);
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.responsesForwarded++;
-    this.transports.send(dest, w.toBuffer());
+    // Towards the outside over TCP/TLS, only the connection the request came on: sipwarden
+    // never opens a connection to where a phone's Via points.
+    if (!this.transports.send(dest, w.toBuffer(), !destInside)) this.stats.count(this.stats.dropped, 'flow-gone');
   }
 
   /** A response from the inside going out: Record-Route, Contact, Call-ID and banners hidden. */
@@ -797,7 +893,7 @@ export class SipProxy {
   }
 
   /** Set by the upstream health checker to receive answers to its OPTIONS pings. */
-  onPingResponse: ((branch: string, msg: SipMessage) => void) | undefined = undefined;
+  onPingResponse: ((branch: string, msg: SipMessage, peer: Peer) => void) | undefined = undefined;
 }
 
 /** The answer a blocking verdict asks for, if any (a reply, or a ban that answers the request). */
@@ -866,12 +962,56 @@ function uriDestination(uri: SipUri): Destination | undefined {
 }
 
 const PARAM_RE: Record<string, RegExp> = {
-  received: /;\s*received(\s*=\s*[^;,\s]*)?/i,
-  rport: /;\s*rport(\s*=\s*[^;,\s]*)?/i,
+  received: /\s*;\s*received(?:\s*=\s*[^;,\s]*)?(?=\s*(?:;|$))/gi,
+  rport: /\s*;\s*rport(?:\s*=\s*[^;,\s]*)?(?=\s*(?:;|$))/gi,
 };
 
-/** Sets `;name=value` (received or rport) in a single Via element's text, replacing any value. */
+/**
+ * Sets `;name=value` (received or rport) in a single Via element's text: every value the
+ * client wrote is removed (a repeated parameter must not leave a choice to the next hop).
+ */
 function setParam(via: string, name: 'received' | 'rport', value: string): string {
-  const re = PARAM_RE[name]!;
-  return re.test(via) ? via.replace(re, `;${name}=${value}`) : `${via};${name}=${value}`;
+  return `${via.replace(PARAM_RE[name]!, '')};${name}=${value}`;
+}
+
+/** sipwarden's Via parameter that carries the loop-detection key. */
+const LOOP_PARAM = 'lp';
+
+/** What precheck() hands to the forwarding step. */
+interface Prechecked {
+  /** The transaction id, signed into the branch. */
+  id: string;
+  /** The loop-detection key. */
+  loop: string;
+}
+
+function isOwnLoopVia(v: Via, loop: string): boolean {
+  return v.branch?.startsWith(BRANCH_PREFIX) === true && v.params.get(LOOP_PARAM) === loop;
+}
+
+/**
+ * The route a response to this request must take, as the response path will read it back:
+ * the `sw` flow, the Via's transport, and the address and port received/rport will give (the
+ * client's Via as stamped: the source address, and its port when rport is set or forced).
+ */
+function responseRoute(via: Via, peer: Peer, forceRport: boolean): string {
+  const transport = via.transport.toLowerCase();
+  const port = forceRport || via.params.has('rport') ? peer.port : (via.port ?? (transport === 'tls' ? 5061 : 5060));
+  return `${flowParam(peer)}|${transport}|${peer.address}|${port}`;
+}
+
+/** The same route, read from a response: sipwarden's Via and where the next Via sends it. */
+function routeOf(ours: Via, dest: Destination): string {
+  return `${ours.params.get('sw') ?? ''}|${dest.transport}|${dest.address}|${dest.port}`;
+}
+
+/** `Unsupported` for a 420: the option tags, bounded (the request must not choose the answer's size). */
+function unsupportedHeader(tags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of tags) {
+    const tag = t.trim();
+    if (out.length === 8) break;
+    if (tag.length > 0 && tag.length <= 32 && /^[A-Za-z0-9.!%*_+`'~-]+$/.test(tag)) out.push(tag);
+  }
+  return out.length === 0 ? [] : [`Unsupported: ${out.join(', ')}`];
 }

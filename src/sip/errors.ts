@@ -16,6 +16,7 @@ export type SipParseErrorCode =
   | 'bad-header-name'
   | 'header-too-long'
   | 'too-many-headers'
+  | 'too-many-entries'
   | 'missing-header'
   | 'duplicate-header'
   | 'bad-header'

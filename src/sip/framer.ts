@@ -4,14 +4,16 @@ import { DEFAULT_LIMITS, type ParseLimits } from './limits.js';
 /** What a stream framer found: a whole message, or an RFC 5626 keep-alive. */
 export type StreamFrame =
   | { kind: 'message'; data: Buffer }
-  /** CRLFCRLF from the peer: answer with a single CRLF (pong). */
-  | { kind: 'ping' }
+  /**
+   * CRLFCRLF from the peer (RFC 5626 4.4.1): `count` of them in a row, read in one pass. The
+   * answer is a single CRLF (pong), at the receiver's discretion for a run.
+   */
+  | { kind: 'ping'; count: number }
   /** A lone CRLF from the peer: the answer to our ping. */
   | { kind: 'pong' };
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
-const PING: StreamFrame = Object.freeze({ kind: 'ping' });
 const PONG: StreamFrame = Object.freeze({ kind: 'pong' });
 
 /**
@@ -82,15 +84,19 @@ export class StreamFramer {
     const max = this.limits.maxMessageBytes;
     while (this.len > 0) {
       if (this.need === -1 && this.store[this.off] === 0x0d) {
-        // Keep-alives, read in place: a peer may send thousands of them in one chunk.
+        // Keep-alives, read in place: a peer may send thousands of them in one chunk, so a
+        // run of pings is skipped in one tight pass and becomes one frame.
         const s = this.store;
         const o = this.off;
         const n = this.len;
         if (n < 2) break;
         if (s[o + 1] !== 0x0a) throw new SipParseError('bad-start-line', 'Bad start line');
-        if (n >= 4 && s[o + 2] === 0x0d && s[o + 3] === 0x0a) {
-          frames.push(PING);
-          this.consume(4);
+        let p = o;
+        const last = o + n - 4;
+        while (p <= last && s[p] === 0x0d && s[p + 1] === 0x0a && s[p + 2] === 0x0d && s[p + 3] === 0x0a) p += 4;
+        if (p > o) {
+          frames.push({ kind: 'ping', count: (p - o) >> 2 });
+          this.consume(p - o);
         } else if (n === 2 || (n === 3 && s[o + 2] === 0x0d)) {
           break; // may still become a ping
         } else {

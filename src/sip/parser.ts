@@ -1,6 +1,14 @@
 import { COLON, CR, HT, LF, SP, TOKEN, TOKEN_BYTE } from './chars.js';
 import { SipParseError } from './errors.js';
-import { H, identifyHeader, identifyHeaderWords, isKnownMethod, methodName } from './header-names.js';
+import {
+  CANONICAL_NAMES,
+  H,
+  identifyHeader,
+  identifyHeaderWords,
+  isKnownMethod,
+  LIST_HEADERS,
+  methodName,
+} from './header-names.js';
 import { DEFAULT_LIMITS, type ParseLimits } from './limits.js';
 import { HeaderFlag, headerMeta, MAX_NAME_LENGTH, SipMessage, Slot } from './message.js';
 import { validateMessage } from './validate.js';
@@ -32,6 +40,18 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 let scratch: number[] = smiArray(128 * Slot.Size);
 /** Numbers of `scratch` filled so far, for the partial message of an error. */
 let scratchUsed = 0;
+
+/**
+ * Entries of each known header (by id) in the message being indexed: list elements for list
+ * headers (an upper bound, every comma counted), lines for the others. See `checkEntries`.
+ */
+const entryCount = new Int32Array(64);
+/** 1 for the ids of list headers (LIST_HEADERS): their entries are separated by commas. */
+const LIST_ID = (() => {
+  const t = new Uint8Array(64);
+  for (const id of LIST_HEADERS) t[id] = 1;
+  return t;
+})();
 
 /** An error found in the start line but raised after indexing (see parseStartLine). */
 const deferred: { error: SipParseError | undefined } = { error: undefined };
@@ -136,7 +156,12 @@ function finishParse(buf: Buffer, msg: SipMessage, limits: ParseLimits, options:
   let end: number;
   if (msg.contentLengthAt !== -1) {
     const o = msg.contentLengthAt * Slot.Size;
-    const cl = readContentLength(buf, msg.index[o + Slot.ValueStart]!, msg.index[o + Slot.ValueEnd]!);
+    const ve = msg.index[o + Slot.ValueEnd]!;
+    // A folded Content-Length frames differently for different readers: refused, never guessed.
+    if (buf.indexOf(0x0d, msg.headerStartAt(msg.contentLengthAt)) < ve) {
+      throw new SipParseError('bad-content-length', 'Folded Content-Length', 'Content-Length');
+    }
+    const cl = readContentLength(buf, msg.index[o + Slot.ValueStart]!, ve);
     if (cl > limits.maxMessageBytes) throw tooLarge();
     msg.contentLength = cl;
     end = msg.bodyStart + cl;
@@ -304,11 +329,14 @@ function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: Pars
   const lastWord = last - 3; // words read stay within buf[0, last]
   const maxSlots = limits.maxHeaders * Slot.Size;
   const maxHeaderBytes = limits.maxHeaderBytes;
+  const maxEntries = limits.maxListEntries;
   let index = scratch;
   let n = 0;
   let k = 0; // header number
+  let crowded = false; // some header may have more than maxEntries entries
   scratchUsed = 0;
   replayValue = -1;
+  entryCount.fill(0);
   let i = msg.headersStart;
   for (;;) {
     if (i > last) throw incomplete();
@@ -425,6 +453,11 @@ function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: Pars
     index[n + Slot.LineEnd] = i + 2;
     n += Slot.Size;
     scratchUsed = n;
+    if (id !== H.Other) {
+      const entries = entryCount[id]! + (LIST_ID[id] === 1 ? 1 + commasIn(buf, view, vs, ve) : 1);
+      entryCount[id] = entries;
+      if (entries > maxEntries) crowded = true;
+    }
     switch (id) {
       case H.Via:
         if (msg.viaAt === -1) msg.viaAt = k;
@@ -464,6 +497,67 @@ function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: Pars
   msg.headersEnd = i;
   msg.bodyStart = i + 2;
   msg.index = index.slice(0, n);
+  // Raised once every header is indexed, so that the error carries what a 400 needs.
+  if (crowded) checkEntries(buf, msg.index, maxEntries);
+}
+
+/**
+ * Commas in buf[a, b), four octets at a time: the number of list elements of a value is at
+ * most one more. Most values hold none, and a word without a comma costs one test.
+ */
+function commasIn(buf: Buffer, view: DataView, a: number, b: number): number {
+  let count = 0;
+  let i = a;
+  while (i + 4 <= b) {
+    const x = view.getInt32(i, true) ^ 0x2c2c2c2c;
+    // A zero octet of x (a comma) sets its high bit here; a borrow may flag octets above it.
+    if (((x - 0x01010101) & ~x & 0x80808080) !== 0) {
+      for (let j = i; j < i + 4; j++) if (buf[j] === 0x2c) count++;
+    }
+    i += 4;
+  }
+  for (; i < b; i++) if (buf[i] === 0x2c) count++;
+  return count;
+}
+
+/**
+ * Throws when a header has more than `max` entries. `entryCount` counted every comma of a
+ * list header; a comma inside a quoted string or `<...>` separates nothing (a display name
+ * `"Doe, John"`), so a list header over the limit is counted again as splitList splits it.
+ */
+function checkEntries(buf: Buffer, index: number[], max: number): void {
+  for (let id = 1; id < H.Count; id++) {
+    if (entryCount[id]! <= max) continue;
+    const list = LIST_ID[id] === 1;
+    if (list) {
+      let entries = 0;
+      for (let o = 0; o < index.length && entries <= max; o += Slot.Size) {
+        if ((index[o + Slot.Meta]! & 63) !== id) continue;
+        entries += listElements(buf, index[o + Slot.ValueStart]!, index[o + Slot.ValueEnd]!);
+      }
+      if (entries <= max) continue;
+    }
+    const name = CANONICAL_NAMES[id]!;
+    throw new SipParseError('too-many-entries', `Too Many ${name} ${list ? 'Entries' : 'Headers'}`, name);
+  }
+}
+
+/** List elements in buf[a, b): its commas outside quoted strings and angle brackets, plus one. */
+function listElements(buf: Buffer, a: number, b: number): number {
+  let count = 1;
+  let inQuote = false;
+  let inAngle = false;
+  for (let i = a; i < b; i++) {
+    const c = buf[i]!;
+    if (inQuote) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inQuote = false;
+    } else if (c === 0x22) inQuote = true;
+    else if (c === 0x3c) inAngle = true;
+    else if (c === 0x3e) inAngle = false;
+    else if (c === 0x2c && !inAngle) count++;
+  }
+  return count;
 }
 
 function growScratch(): number[] {

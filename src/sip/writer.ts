@@ -90,7 +90,11 @@ export class MessageWriter {
     return this;
   }
 
-  /** Writes Content-Length even if the body is unchanged (stream transports need it). */
+  /**
+   * Writes a Content-Length of sipwarden's own, `Content-Length: N` in canonical form, even if
+   * the body is unchanged: on a stream the next hop frames by it, so the client's own line
+   * (compact, folded, padded) is never copied onto a shared connection.
+   */
   ensureContentLength(): this {
     this.forceContentLength = true;
     return this;
@@ -100,9 +104,9 @@ export class MessageWriter {
     const msg = this.msg;
     const src = msg.buf;
     const body = this.body ?? msg.body;
-    const rewriteLength = this.body !== undefined || (this.forceContentLength && msg.contentLength !== body.length);
+    const rewriteLength = this.body !== undefined || this.forceContentLength;
     const clAt = msg.contentLengthAt;
-    const lengthLine = `${clAt === -1 ? 'Content-Length' : msg.headerNameAt(clAt)}: ${body.length}`;
+    const lengthLine = `${clAt === -1 || this.forceContentLength ? 'Content-Length' : msg.headerNameAt(clAt)}: ${body.length}`;
 
     // Pieces: strings are whole lines without CRLF; numbers are [start, end) ranges of src.
     const lines: string[] = [];

@@ -1,5 +1,5 @@
 import type { SipParseError } from '../sip/errors.js';
-import { type StreamOptions, StreamTransport, type TlsFiles } from './stream.js';
+import { type KeepAliveHandler, type StreamOptions, StreamTransport, type TlsFiles } from './stream.js';
 import type { ListenerInfo, MessageHandler, Peer, TransportName } from './types.js';
 import { UdpListener } from './udp.js';
 
@@ -34,10 +34,11 @@ export class TransportManager {
   constructor(
     streamOptions: StreamOptions,
     private readonly onMessage: MessageHandler,
-    private readonly onKeepAlive: (peer: Peer) => void,
+    /** Every keep-alive: UDP ones one by one, stream ones `count` at a time (false: refused, no pong). */
+    private readonly onKeepAlive: KeepAliveHandler,
     onFramingError: (peer: Peer, err: SipParseError) => void,
   ) {
-    this.stream = new StreamTransport(streamOptions, onMessage, onFramingError);
+    this.stream = new StreamTransport(streamOptions, onMessage, onKeepAlive, onFramingError);
   }
 
   /** Binds one listener; rejects with the socket error (EADDRINUSE, EACCES...). */
@@ -79,13 +80,24 @@ export class TransportManager {
     return undefined;
   }
 
+  /** True for a TCP/TLS connection sipwarden opened (never for one it accepted). */
+  isOutbound(connId: number): boolean {
+    return connId !== 0 && this.stream.isOutbound(connId);
+  }
+
   private readonly closed = new Set<number>();
 
   private isOpen(index: number): boolean {
     return !this.closed.has(index);
   }
 
-  send(dest: Destination, data: Buffer): boolean {
+  /**
+   * Sends a message. Over TCP/TLS, `dest.connId` names the connection to use when it is still
+   * open and its peer is `dest.address`; otherwise one to the address and port is reused or
+   * opened, unless `existingOnly` (an answer to the outside: the phone's own connection only).
+   * False when nothing was sent.
+   */
+  send(dest: Destination, data: Buffer, existingOnly = false): boolean {
     if (dest.transport === 'udp') {
       const info = this.pick('udp', dest.family, dest.listener);
       const l = info ? this.udp[info.index] : undefined;
@@ -96,10 +108,10 @@ export class TransportManager {
       l.send(data, dest.port, dest.address);
       return true;
     }
-    if (dest.connId !== 0 && this.stream.sendOn(dest.connId, data)) return true;
+    if (dest.connId !== 0 && this.stream.sendOn(dest.connId, data, dest.address)) return true;
+    if (existingOnly) return false;
     const info = this.pick(dest.transport, dest.family, dest.listener);
-    this.stream.sendTo(dest.transport, dest.address, dest.port, dest.family, info?.index ?? -1, data);
-    return true;
+    return this.stream.sendTo(dest.transport, dest.address, dest.port, dest.family, info?.index ?? -1, data);
   }
 
   /** Closes the listeners with these indexes (configuration reload removed them). */
@@ -126,7 +138,16 @@ export class TransportManager {
       udpSendErrors: this.udpSendErrors,
       unroutable: this.unroutable,
       connections: this.stream.connectionCount,
+      outsideConnections: this.stream.outsideConnections,
+      upstreamConnections: this.stream.upstreamConnections,
       rejectedConnections: this.stream.rejectedConnections,
+      refusedOutbound: this.stream.refusedOutbound,
+      unsentMessages: this.stream.unsentMessages,
+      outputOverflows: this.stream.outputOverflows,
+      tlsHandshakeTimeouts: this.stream.tlsHandshakeTimeouts,
+      tlsErrors: this.stream.tlsErrors,
+      closedByBan: this.stream.closedByBan,
+      pingsUnanswered: this.stream.pingsUnanswered,
       framingErrors: this.stream.framingErrors,
     };
   }

@@ -9,7 +9,8 @@ export class UdpListener {
   constructor(
     readonly info: ListenerInfo,
     private readonly onMessage: MessageHandler,
-    private readonly onKeepAlive: (peer: Peer) => void,
+    /** Every CRLF keep-alive datagram, one at a time (they pass the source guards: flood counts them). */
+    private readonly onKeepAlive: (peer: Peer, count: number) => boolean,
   ) {
     this.socket = createSocket({
       type: info.family === 6 ? 'udp6' : 'udp4',
@@ -22,7 +23,7 @@ export class UdpListener {
     this.socket.on('message', (data, rinfo) => {
       // CRLF keep-alives (RFC 5626 4.4.1 over UDP uses STUN; many phones send bare CRLF).
       if (data.length <= 4 && isCrlfOnly(data)) {
-        this.onKeepAlive(this.peerOf(rinfo.address, rinfo.port));
+        this.onKeepAlive(this.peerOf(rinfo.address, rinfo.port), 1);
         return;
       }
       this.onMessage(data, this.peerOf(rinfo.address, rinfo.port));

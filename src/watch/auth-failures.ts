@@ -83,24 +83,32 @@ export class AuthFailureTracker {
     this.locks = new LruMap(Math.min(settings.maxEntries, 10_000));
   }
 
-  failure(address: string, user: string, realm: string, now: number): FailureOutcome {
+  /**
+   * A failed authentication of `user` from `address`. `countSource` false: the request's failure
+   * was already counted for the source (a request carrying credentials for several users counts
+   * once for its source, once for each user).
+   */
+  failure(address: string, user: string, realm: string, now: number, countSource = true): FailureOutcome {
     const s = this.settings;
     const key = userKey(user, realm);
     const o = this.outcome;
     o.ban = false;
     o.distributed = false;
+    o.sourceFailures = 0;
 
-    let src = this.bySource.touch(address);
-    if (src === undefined) {
-      src = new SourceFailures(s.maxFailures);
-      this.bySource.set(address, src);
-    }
-    src.add(key, now);
-    o.sourceFailures = src.count(now, s.window);
-    if (o.sourceFailures >= s.maxFailures) {
-      o.ban = true;
-      // The ban takes over; after it the source starts from nothing.
-      this.bySource.delete(address);
+    if (countSource) {
+      let src = this.bySource.touch(address);
+      if (src === undefined) {
+        src = new SourceFailures(s.maxFailures);
+        this.bySource.set(address, src);
+      }
+      src.add(key, now);
+      o.sourceFailures = src.count(now, s.window);
+      if (o.sourceFailures >= s.maxFailures) {
+        o.ban = true;
+        // The ban takes over; after it the source starts from nothing.
+        this.bySource.delete(address);
+      }
     }
 
     let u = this.byUser.touch(key);

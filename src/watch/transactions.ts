@@ -1,6 +1,8 @@
 import type { Source } from '../guards/types.js';
 import type { TransportName } from '../transport/types.js';
 
+const NO_CREDENTIALS: readonly string[] = Object.freeze([]);
+
 /** RFC 3261 timer F / timer B (64 * T1): a transaction without a final answer by then is over. */
 export const TRANSACTION_TIMEOUT_MS = 32_000;
 /**
@@ -33,6 +35,13 @@ export class WatchedRequest implements Source {
   callId = '';
   /** Epoch ms the request was first forwarded. */
   created = 0;
+  /**
+   * Every Digest credentials of the request the server behind may judge (all but the one
+   * sipwarden's own auth guard verified), as username, realm, username, realm... (bounded).
+   */
+  judged: readonly string[] = NO_CREDENTIALS;
+  /** An INVITE, SUBSCRIBE or REFER without To tag: its 2xx establishes a dialog. */
+  opensDialog = false;
 
   get hasCredentials(): boolean {
     return this.authUser !== '';

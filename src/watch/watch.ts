@@ -1,12 +1,24 @@
 import type { ReplySpec, Source } from '../guards/types.js';
+import { parseAuthHeader } from '../sip/digest.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
 import type { MessageWriter } from '../sip/writer.js';
+import { DialogTable } from './dialogs.js';
 import { INVITE_TRANSACTION_TIMEOUT_MS, TransactionTable, type WatchedRequest } from './transactions.js';
 
 /** Longest username, realm or URI user kept (attacker text: bounded before it is stored). */
 export const MAX_NAME = 128;
+/** Most credentials kept per watched request (sanity admits at most one per realm anyway). */
+const MAX_JUDGED = 8;
+/** Requests that create a dialog (RFC 3261 12.1, RFC 6665 4.4.1, RFC 3515 2.4.4). */
+const DIALOG_METHODS: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+/** What the watch asks the auth guard: the credentials header of a request it verified itself. */
+export interface VerifiedCredentials {
+  /** Header number of the credentials sipwarden verified in `msg`, or -1. */
+  verifiedHeader(msg: SipMessage): number;
+}
 
 /** A guard that acts on the answers to forwarded requests. */
 export interface ResponseWatcher {
@@ -33,6 +45,12 @@ export class TransactionWatch {
   /** INVITEs, which may ring for minutes before their answer (timer C). */
   readonly invites: TransactionTable;
   private watchers: readonly ResponseWatcher[] = [];
+  /** Dialogs established through sipwarden (the auth guard's in-dialog skip asks it). */
+  readonly dialogs = new DialogTable();
+  /** Fill `dialogs` (set by the guard builder when the auth guard skips in-dialog requests). */
+  trackDialogs = false;
+  /** Which credentials sipwarden verified itself (the auth guard's marks); they are not the upstream's to judge. */
+  verified: VerifiedCredentials | undefined = undefined;
 
   constructor(
     cap?: number,
@@ -54,7 +72,7 @@ export class TransactionWatch {
   /** A request from the outside was forwarded upstream with sipwarden's `branch`. */
   request(msg: SipMessage, source: Source, branch: string): void {
     const list = this.watchers;
-    if (list.length === 0) return;
+    if (list.length === 0 && !this.trackDialogs) return;
     const method = msg.method;
     // ACK gets no answer; a CANCEL shares its INVITE's branch and must not replace its entry.
     if (method === 'ACK' || method === 'CANCEL') return;
@@ -62,8 +80,10 @@ export class TransactionWatch {
     const table = method === 'INVITE' ? this.invites : this.table;
     try {
       for (let i = 0; i < list.length; i++) list[i]!.onRequest?.(msg, true, now, msg.callId);
+      // Only tracking dialogs: only the requests that open one need an entry.
+      if (list.length === 0 && !opensDialog(msg)) return;
       if (table.get(branch, now) !== undefined) return; // a retransmission
-      fill(table.add(branch, now), msg, source);
+      fill(table.add(branch, now), msg, source, this.verified);
     } catch (err) {
       // A header the watch reads was malformed: the request goes on unwatched.
       if (!(err instanceof SipParseError)) throw err;
@@ -73,6 +93,7 @@ export class TransactionWatch {
 
   /** A request from the inside was forwarded (the callee's BYE ends a call too). */
   insideRequest(msg: SipMessage, outsideCallId: string = msg.callId): void {
+    if (this.trackDialogs && DIALOG_METHODS.has(msg.method)) this.insideDialog(msg, outsideCallId);
     const list = this.watchers;
     if (list.length === 0 || msg.method !== 'BYE') return;
     const now = this.clock();
@@ -89,7 +110,7 @@ export class TransactionWatch {
    */
   response(msg: SipMessage, branch: string, w: MessageWriter): void {
     const list = this.watchers;
-    if (list.length === 0 || msg.status < 200) return;
+    if ((list.length === 0 && !this.trackDialogs) || msg.status < 200) return;
     const now = this.clock();
     let method: string;
     try {
@@ -103,6 +124,7 @@ export class TransactionWatch {
     // The 200 of a CANCEL carries its INVITE's branch: it is not the INVITE's answer.
     if (req === undefined || method !== req.method) return;
     table.delete(branch);
+    if (req.opensDialog && msg.status < 300 && this.trackDialogs) this.dialogs.add(req.callId, toTagOf(msg), now);
     let answer: ReplySpec | undefined;
     for (let i = 0; i < list.length; i++) {
       const a = list[i]!.onFinalResponse(req, msg, now);
@@ -110,10 +132,35 @@ export class TransactionWatch {
     }
     if (answer !== undefined) rewriteAnswer(w, msg, answer);
   }
+
+  /** A dialog-creating request from the inside: the phone's requests in it carry its From tag in their To. */
+  private insideDialog(msg: SipMessage, outsideCallId: string): void {
+    try {
+      if (msg.to.tag !== undefined) return;
+      const tag = msg.from.tag;
+      if (tag !== undefined) this.dialogs.add(outsideCallId, tag, this.clock());
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+    }
+  }
+}
+
+function opensDialog(msg: SipMessage): boolean {
+  return DIALOG_METHODS.has(msg.method) && msg.to.tag === undefined;
+}
+
+/** The To tag of an answer, or '' (a malformed To is no dialog). */
+function toTagOf(msg: SipMessage): string {
+  try {
+    return msg.to.tag ?? '';
+  } catch (err) {
+    if (!(err instanceof SipParseError)) throw err;
+    return '';
+  }
 }
 
 /** Fills a new entry from the request; throws SipParseError for a malformed header it reads. */
-function fill(e: WatchedRequest, msg: SipMessage, source: Source): void {
+function fill(e: WatchedRequest, msg: SipMessage, source: Source, verified: VerifiedCredentials | undefined): void {
   e.transport = source.transport;
   e.address = source.address;
   e.port = source.port;
@@ -126,22 +173,64 @@ function fill(e: WatchedRequest, msg: SipMessage, source: Source): void {
   e.toTag = msg.to.tag ?? '';
   e.cseq = msg.cseq.seq;
   e.ruriUser = bounded(msg.requestUri.user);
-  const creds = credentials(msg);
-  if (creds !== undefined) {
-    e.authUser = bounded(creds.username);
-    e.authRealm = bounded(creds.realm);
+  e.opensDialog = opensDialog(msg);
+  if (msg.findHeaderId(H.Authorization) === -1 && msg.findHeaderId(H.ProxyAuthorization) === -1) return;
+  const all = digestCredentials(msg);
+  if (all.length === 0) return;
+  e.authUser = bounded(all[0]!.username);
+  e.authRealm = bounded(all[0]!.realm);
+  // What the server behind judges: every Digest credentials but those sipwarden verified itself.
+  const own = verified?.verifiedHeader(msg) ?? -1;
+  const judged: string[] = [];
+  for (const c of all) {
+    if (c.at === own) continue;
+    if (judged.length >= 2 * MAX_JUDGED) break;
+    judged.push(bounded(c.username), bounded(c.realm));
   }
+  e.judged = judged;
 }
 
-/** The digest credentials of a request (Authorization, else Proxy-Authorization), if any. */
-export function credentials(msg: SipMessage): { username: string | undefined; realm: string | undefined } | undefined {
-  if (msg.findHeaderId(H.Authorization) !== -1) {
-    const a = msg.authorization;
-    if (a?.isDigest === true && a.username !== undefined) return a;
+/** One Digest credentials header: username, realm ('' when absent) and header number. */
+export interface DigestCredentials {
+  readonly username: string;
+  readonly realm: string;
+  readonly at: number;
+}
+
+/**
+ * Every Digest credentials with a username in the request, in header order: every line of
+ * Authorization and of Proxy-Authorization, as a registrar looks through them for its realm
+ * (RFC 3261 22.4). Other schemes are not credentials a SIP server checks (RFC 3261 22.1 forbids
+ * Basic) and are left out, so one cannot hide the Digest credentials behind it. Throws
+ * SipParseError for a header that does not decode.
+ */
+export function digestCredentials(msg: SipMessage): DigestCredentials[] {
+  const out: DigestCredentials[] = [];
+  const n = msg.headerCount;
+  for (let k = 0; k < n; k++) {
+    const id = msg.headerIdAt(k);
+    if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
+    const a = parseAuthHeader(msg.headerValueAt(k), id === H.Authorization ? 'Authorization' : 'Proxy-Authorization');
+    if (!a.isDigest || a.username === undefined) continue;
+    out.push({ username: a.username, realm: a.realm ?? '', at: k });
   }
-  if (msg.findHeaderId(H.ProxyAuthorization) !== -1) {
-    const a = msg.proxyAuthorization;
-    if (a?.isDigest === true && a.username !== undefined) return a;
+  return out;
+}
+
+/**
+ * The Digest credentials a request is attributed to (per-user counts): the first Digest
+ * credentials of any line of Authorization or Proxy-Authorization, or undefined. A decoy in
+ * another scheme in front of them does not hide them; several Digest credentials are refused
+ * by sanity (one realm twice, or more than one realm sipwarden does not check itself).
+ */
+export function credentials(msg: SipMessage): { username: string | undefined; realm: string | undefined } | undefined {
+  if (msg.findHeaderId(H.Authorization) === -1 && msg.findHeaderId(H.ProxyAuthorization) === -1) return undefined;
+  const n = msg.headerCount;
+  for (let k = 0; k < n; k++) {
+    const id = msg.headerIdAt(k);
+    if (id !== H.Authorization && id !== H.ProxyAuthorization) continue;
+    const a = parseAuthHeader(msg.headerValueAt(k), id === H.Authorization ? 'Authorization' : 'Proxy-Authorization');
+    if (a.isDigest && a.username !== undefined) return a;
   }
   return undefined;
 }

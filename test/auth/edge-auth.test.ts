@@ -75,7 +75,12 @@ function shape(r: Response | undefined): string {
 describe('edge auth: sipp through sipwarden (MD5)', () => {
   it('REGISTER and INVITE with the right password get through; a wrong one or an unknown user never do', async () => {
     const sw = await sipwarden(
-      config('127.21.0.1:18300', '127.21.0.1:18310', 'users_file: users.txt\nalgorithms: [md5]'),
+      // sipp's call scenario writes `sipp` as the From user: an alias of alice (identity check).
+      config(
+        '127.21.0.1:18300',
+        '127.21.0.1:18310',
+        'users_file: users.txt\nalgorithms: [md5]\nidentity: { aliases: { alice: [sipp] } }',
+      ),
       { 'users.txt': usersFile([['alice', 'wonderland']]) },
     );
     // REGISTER: the registrar insists on sipwarden's Path and must not see our credentials.
@@ -125,7 +130,8 @@ describe('edge auth: sipp through sipwarden (MD5)', () => {
       calls: 3,
       rate: 10,
       timeoutSec: 20,
-      extra: ['-au', 'alice', '-ap', 'wonderland'],
+      // sipp's digest uri defaults to sip:remote_ip:remote_port; sipwarden wants the Request-URI.
+      extra: ['-au', 'alice', '-ap', 'wonderland', '-auth_uri', 'service@127.21.0.1:18300'],
     });
     const [c, u] = await Promise.all([caller.result, uas.result]);
     assert.equal(c.failed, 0, c.output);

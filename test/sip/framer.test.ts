@@ -110,12 +110,12 @@ describe('StreamFramer', () => {
   });
 
   it('answers keep-alives: CRLFCRLF is a ping, a lone CRLF a pong (RFC 5626)', () => {
-    assert.deepEqual(new StreamFramer().push(Buffer.from('\r\n\r\n')), [{ kind: 'ping' }]);
-    assert.deepEqual(new StreamFramer().push(Buffer.from('\r\n\r\n\r\n\r\n')), [{ kind: 'ping' }, { kind: 'ping' }]);
+    assert.deepEqual(new StreamFramer().push(Buffer.from('\r\n\r\n')), [{ kind: 'ping', count: 1 }]);
+    assert.deepEqual(new StreamFramer().push(Buffer.from('\r\n\r\n\r\n\r\n')), [{ kind: 'ping', count: 2 }]);
     const framer = new StreamFramer();
     assert.deepEqual(framer.push(Buffer.from('\r\n')), [], 'a CRLF may still become a ping');
     assert.deepEqual(framer.push(Buffer.from('\r')), []);
-    assert.deepEqual(framer.push(Buffer.from('\n')), [{ kind: 'ping' }]);
+    assert.deepEqual(framer.push(Buffer.from('\n')), [{ kind: 'ping', count: 1 }]);
     const pong = new StreamFramer();
     assert.deepEqual(pong.push(Buffer.from('\r\n')), []);
     const frames = pong.push(A);
@@ -123,6 +123,24 @@ describe('StreamFramer', () => {
       frames.map((f) => f.kind),
       ['pong', 'message'],
     );
+  });
+
+  it('reads a run of keep-alives as one frame, however long', () => {
+    const run = Buffer.from('\r\n\r\n'.repeat(262_144)); // 1 MiB of pings
+    assert.deepEqual(new StreamFramer().push(run), [{ kind: 'ping', count: 262_144 }]);
+    const framer = new StreamFramer();
+    assert.deepEqual(framer.push(Buffer.concat([run.subarray(0, 4002), A.subarray(0, 5)])), [
+      { kind: 'ping', count: 1000 },
+      { kind: 'pong' },
+    ]);
+    assert.deepEqual(
+      framer.push(A.subarray(5)).map((f) => f.kind),
+      ['message'],
+    );
+    const partial = new StreamFramer();
+    assert.deepEqual(partial.push(Buffer.from('\r\n\r\n\r\n')), [{ kind: 'ping', count: 1 }]);
+    assert.equal(partial.buffered, 2, 'a trailing CRLF waits: it may still become a ping');
+    assert.deepEqual(partial.push(Buffer.from('\r\n\r\n\r\n')), [{ kind: 'ping', count: 2 }]);
   });
 
   it('rejects a missing Content-Length (mandatory on streams)', () => {

@@ -48,6 +48,7 @@ const RELAXED: ParseLimits = {
   maxMessageBytes: LIMITS.maxMessageBytes + 1024,
   maxHeaders: LIMITS.maxHeaders + 4,
   maxHeaderBytes: LIMITS.maxHeaderBytes + 256,
+  maxListEntries: LIMITS.maxListEntries + 4,
 };
 
 const CODES: ReadonlySet<SipParseErrorCode> = new Set<SipParseErrorCode>([
@@ -62,6 +63,7 @@ const CODES: ReadonlySet<SipParseErrorCode> = new Set<SipParseErrorCode>([
   'bad-header-name',
   'header-too-long',
   'too-many-headers',
+  'too-many-entries',
   'missing-header',
   'duplicate-header',
   'bad-header',

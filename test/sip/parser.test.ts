@@ -541,6 +541,71 @@ describe('parseMessage: framing, body and limits', () => {
     });
     expectCode(withLines({}, [`Subject: ${'a'.repeat(9000)}`]), 'header-too-long');
   });
+
+  it('applies maxListEntries to the entries of a list header, over all its lines', () => {
+    const rr = (n: number) => Array.from({ length: n }, (_, i) => `<sip:p${i}.example.com;lr>`);
+    const max = DEFAULT_LIMITS.maxListEntries;
+    assert.equal(max, 64);
+    assert.equal(parseMessage(withLines({}, [`Record-Route: ${rr(max).join(', ')}`])).recordRoutes.length, max);
+    expectCode(withLines({}, [`Record-Route: ${rr(max + 1).join(', ')}`]), 'too-many-entries', 'Record-Route');
+    // Spread over lines, compact forms included: still one header.
+    const half = rr(max / 2 + 1);
+    expectCode(withLines({}, [`Route: ${half.join(',')}`, `Route: ${half.join(',')}`]), 'too-many-entries', 'Route');
+    const vias = Array.from({ length: max }, (_, i) => `SIP/2.0/UDP 192.0.2.${i};branch=z9hG4bK${i}`);
+    expectCode(withLines({}, [`v: ${vias.join(', ')}`]), 'too-many-entries', 'Via');
+    const m = withLines({}, [`Contact: ${rr(max + 1).join(', ')}`]);
+    assert.equal(parseError(m).reason, 'Too Many Contact Entries');
+    // The limit is configurable.
+    assert.equal(
+      parseMessage(withLines({}, [`Path: ${rr(100).join(', ')}`]), {
+        limits: { ...DEFAULT_LIMITS, maxListEntries: 100 },
+      }).paths.length,
+      100,
+    );
+  });
+
+  it('counts list entries as they are split: commas inside quotes and <...> separate nothing', () => {
+    const max = DEFAULT_LIMITS.maxListEntries;
+    const contacts = Array.from({ length: max }, (_, i) => `"Doe, John ${i}, Jr." <sip:u${i},x@example.com>`);
+    const msg = parseMessage(withLines({}, [`Contact: ${contacts.join(', ')}`]));
+    const c = msg.contact;
+    assert.ok(c !== undefined && !c.star && c.addresses.length === max);
+    expectCode(
+      withLines({}, [`Contact: ${[...contacts, '<sip:one-more@example.com>'].join(', ')}`]),
+      'too-many-entries',
+    );
+  });
+
+  it('applies maxListEntries to the lines of a header that is no list (Proxy-Authorization)', () => {
+    const cred = 'Digest username="a", realm="r", nonce="n", uri="sip:x", response="00"';
+    const lines = (n: number) => Array.from({ length: n }, () => `Proxy-Authorization: ${cred}`);
+    const max = DEFAULT_LIMITS.maxListEntries;
+    assert.equal(parseMessage(withLines({}, lines(max))).authHeaders('Proxy-Authorization').length, max);
+    const err = parseError(withLines({}, lines(max + 1)));
+    assert.equal(err.code, 'too-many-entries');
+    assert.equal(err.reason, 'Too Many Proxy-Authorization Headers');
+    // Unknown headers are bounded by maxHeaders alone.
+    assert.ok(
+      parseMessage(
+        withLines(
+          {},
+          Array.from({ length: max + 1 }, (_, i) => `X-Note: ${i}`),
+        ),
+      ),
+    );
+  });
+
+  it('reports too many entries with the whole header block indexed, so a 400 can be built', () => {
+    const many = Array.from({ length: 2000 }, (_, i) => `<sip:10.${i >> 8}.${i & 255}.1;lr>`);
+    const lines = [];
+    for (let i = 0; i < many.length; i += 250) lines.push(`Record-Route: ${many.slice(i, i + 250).join(',')}`);
+    const err = parseError(withLines({}, lines));
+    assert.equal(err.code, 'too-many-entries');
+    const partial = err.partial!;
+    assert.ok(partial.isRequest);
+    assert.equal(partial.callId, 'c1@192.0.2.1');
+    assert.equal(partial.cseq.seq, 1);
+  });
 });
 
 describe('parseMessage: every error code', () => {
@@ -560,6 +625,7 @@ describe('parseMessage: every error code', () => {
       { limits: { ...DEFAULT_LIMITS, maxHeaderBytes: 64 } },
     ],
     ['too-many-headers', withLines({}, ['X: 1', 'X: 2']), { limits: { ...DEFAULT_LIMITS, maxHeaders: 7 } }],
+    ['too-many-entries', withLines({}, ['Supported: a, b, c']), { limits: { ...DEFAULT_LIMITS, maxListEntries: 2 } }],
     ['missing-header', withLines({ 4: null })],
     ['duplicate-header', withLines({}, ['Call-ID: again'])],
     ['bad-header', withLines({ 0: 'Via: SIP/2.0/UDP' })],
@@ -586,6 +652,7 @@ describe('parseMessage: every error code', () => {
       'bad-header-name': true,
       'header-too-long': true,
       'too-many-headers': true,
+      'too-many-entries': true,
       'missing-header': true,
       'duplicate-header': true,
       'bad-header': true,

@@ -207,9 +207,16 @@ describe('MessageWriter edits', () => {
     assert.equal(parseMessage(out, { requireContentLength: true }).body.toString(), 'abc');
   });
 
-  it('ensureContentLength leaves a correct one alone', () => {
+  it("ensureContentLength writes its own canonical line in place of the client's", () => {
     const msg = parsed(FOLDED);
-    assert.ok(new MessageWriter(msg).ensureContentLength().toBuffer().equals(FOLDED));
+    const out = text(new MessageWriter(msg).ensureContentLength().toBuffer());
+    // Only the length line differs: `l: 5` (compact) becomes `Content-Length: 5`.
+    assert.equal(out, text(FOLDED).replace('\r\nl: 5\r\n', '\r\nContent-Length: 5\r\n'));
+    const bare = request({}, { body: 'abcde', contentLength: false }).toString('latin1');
+    const padded = parsed(Buffer.from(bare.replace('\r\n\r\n', '\r\nContent-Length :   5  \r\n\r\n'), 'latin1'));
+    const again = text(new MessageWriter(padded).ensureContentLength().toBuffer());
+    assert.equal(again.match(/content-length/gi)?.length, 1);
+    assert.ok(again.includes('\r\nContent-Length: 5\r\n'));
   });
 
   it('keeps untouched headers byte for byte around edits', () => {
