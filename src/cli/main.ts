@@ -29,6 +29,9 @@ function version(): string {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  // The commands that create files (databases, keys, the log) make them private whatever the
+  // umask; each file is also created 0600 explicitly.
+  if (command === 'run' || command === 'bans' || command === 'users' || command === 'attacks') process.umask(0o077);
   switch (command) {
     case 'run':
       return runCommand(rest);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { ensurePrivateDir } from '../config/private-file.js';
 import type { CliOverrides, Config } from '../config/types.js';
 import { createLogger, type Logger, setLevel } from '../log/index.js';
 import { Server } from '../server.js';
@@ -20,6 +21,9 @@ Signals: SIGHUP reloads the configuration file; SIGTERM or SIGINT stops graceful
 
 /** Runs until a stop signal; resolves with the process exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
+  // Every file sipwarden makes (databases and SQLite's side files, keys, the log) is private,
+  // whatever umask it was started with; each is also created 0600 explicitly.
+  process.umask(0o077);
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -53,6 +57,13 @@ export async function runCommand(argv: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  }
+  try {
+    ensurePrivateDir(config.dataDir, 'data_dir');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`sipwarden: ${err.message}\n`);
+    return 1;
   }
   let log: Logger;
   try {

@@ -4,11 +4,13 @@
  * instance sees a change within a second. Passwords are read from standard input, never from
  * the command line (argv shows in `ps` and shell history), and only HA1 values are stored.
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { computeHa1 } from '../auth/digest.js';
 import { nameProblem } from '../auth/users.js';
 import { deleteUser, listUsers, openUsersDatabase, putUser } from '../auth/users-store.js';
-import { DEFAULTS, loadConfig } from '../config/index.js';
+import { ConfigError, DEFAULTS, loadConfig } from '../config/index.js';
+import { ensurePrivateDir, prepareSqliteFiles } from '../config/private-file.js';
 import { sanitize } from '../log/sanitize.js';
 import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
 
@@ -44,6 +46,23 @@ const COMMANDS: Record<string, { options: readonly string[]; user: boolean }> = 
   list: { options: ['json'], user: false },
   ha1: { options: ['realm', 'password-stdin'], user: true },
 };
+
+/**
+ * The users' table lives in the ban store's file, which holds HA1 values: it is made private
+ * (0600, in a directory others cannot write, never through a link) before SQLite opens it.
+ */
+function prepareDatabase(path: string, create: boolean): void {
+  const file = resolve(path);
+  try {
+    if (create) ensurePrivateDir(dirname(file));
+    else if (!existsSync(file)) return; // opening it says "no such file"
+    prepareSqliteFiles(file, create);
+  } catch (err) {
+    // Not a mistake in the command line: exit 1, with the file and the fix.
+    if (err instanceof ConfigError) throw new Error(err.message, { cause: err });
+    throw err;
+  }
+}
 
 /** Reads the password: the first line of standard input (at most 1 KiB). */
 export type PasswordReader = () => Promise<string>;
@@ -101,6 +120,7 @@ export async function usersCommand(
         out(`${user}:${realm}:${sha256}`);
         return OK;
       }
+      prepareDatabase(target.path, true);
       const db = openUsersDatabase(target.path, { create: true, busyTimeout: 5000 });
       try {
         putUser(db, user!, realm, md5, sha256);
@@ -110,6 +130,7 @@ export async function usersCommand(
       out(`stored ${user} in realm ${realm} (HA1 for MD5 and SHA-256)`);
       return OK;
     }
+    prepareDatabase(target.path, false);
     const db = openUsersDatabase(target.path, { create: false, busyTimeout: 5000 });
     try {
       if (command === 'remove') {

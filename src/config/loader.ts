@@ -13,7 +13,7 @@ import type * as z from 'zod';
 import { describe } from '../net/ip.js';
 import { compileHygiene } from '../topology/hygiene.js';
 import type { Endpoint, HostPort } from './endpoint.js';
-import { type Env, retypePlain, substituteEnv } from './env.js';
+import { type Env, type EnvUse, redactEnv, retypePlain, substituteEnv } from './env.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { allowedKeysAt, configSchema, DEFAULTS, describeValue, type RawConfig } from './schema.js';
 import type {
@@ -111,6 +111,8 @@ export function formatPath(path: Path): string {
 /** Finds file lines for field paths, and which command-line flag a path came from. */
 class Locator {
   readonly issues: ConfigIssue[] = [];
+  /** What `${VAR}` substitution took from the environment, by field: never shown in a message. */
+  readonly envUses = new Map<string, EnvUse[]>();
 
   constructor(
     readonly file: string | undefined,
@@ -175,15 +177,38 @@ class Locator {
     });
   }
 
-  /** Throws the collected issues, if any: sorted by line, command-line issues first. */
+  /**
+   * Throws the collected issues, if any: sorted by line, command-line issues first. A value
+   * from the environment is shown as its `${NAME}`, never as itself.
+   */
   throwIfAny(): void {
     if (this.issues.length === 0) return;
     const sorted = this.issues
       .map((issue, i) => ({ issue, i }))
       .sort((a, b) => (a.issue.line ?? 0) - (b.issue.line ?? 0) || a.i - b.i)
-      .map((x) => x.issue);
+      .map((x) => ({ ...x.issue, message: this.redact(x.issue) }));
     throw new ConfigError(sorted);
   }
+
+  /** The issue's message with every value from the environment shown as its `${NAME}`. */
+  private redact(issue: ConfigIssue): string {
+    if (this.envUses.size === 0) return issue.message;
+    const own: EnvUse[] = [];
+    const all: EnvUse[] = [];
+    for (const [path, uses] of this.envUses) {
+      all.push(...uses);
+      if (related(path, issue.path)) own.push(...uses);
+    }
+    return redactEnv(redactEnv(issue.message, own, true), all);
+  }
+}
+
+/** True when one field path is the other or lies within it (`a.b` and `a.b[0].c`). */
+function related(a: string, b: string): boolean {
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  if (!long.startsWith(short)) return false;
+  const next = long.charAt(short.length);
+  return short === '' || next === '' || next === '.' || next === '[';
 }
 
 function build(
@@ -261,6 +286,25 @@ function yamlMessage(message: string, lineText: string): string {
   return `YAML syntax: ${message.replace(/\s+/g, ' ').trim()}${hint}`;
 }
 
+/**
+ * Fields whose text sipwarden sends on the wire as it is written (reason phrases, banners,
+ * realms): they take no `${VAR}`, so that no configuration can put a value from the
+ * environment in front of the outside. `*` stands for any key or index.
+ */
+const NO_SUBSTITUTION: readonly (readonly string[])[] = [
+  ['guards', 'reply', 'reason'],
+  ['guards', 'auth', 'realm'],
+  ['guards', 'auth', 'realms'],
+  ['honeypot', 'server'],
+  ['honeypot', 'realm'],
+  ['topology', '*', 'server'],
+  ['topology', '*', 'user_agent'],
+];
+
+function onTheWire(path: readonly PropertyKey[]): boolean {
+  return NO_SUBSTITUTION.some((p) => path.length >= p.length && p.every((seg, i) => seg === '*' || seg === path[i]));
+}
+
 function substituteNode(node: unknown, path: PropertyKey[], env: Env, loc: Locator): void {
   if (isMap(node)) {
     for (const pair of node.items) {
@@ -283,7 +327,8 @@ function substituteNode(node: unknown, path: PropertyKey[], env: Env, loc: Locat
       substituteNode(item, [...path, i], env, loc);
     });
   } else if (isScalar(node) && typeof node.value === 'string') {
-    const result = substituteEnv(node.value, env);
+    const refuse = onTheWire(path) ? 'its text goes out on the wire as written' : undefined;
+    const result = substituteEnv(node.value, env, refuse);
     if (!result.ok) {
       loc.issues.push({
         file: loc.file,
@@ -293,6 +338,7 @@ function substituteNode(node: unknown, path: PropertyKey[], env: Env, loc: Locat
         message: result.message,
       });
     } else if (result.changed) {
+      if (result.used.length > 0) loc.envUses.set(formatPath(path), result.used);
       node.value = node.type === Scalar.PLAIN && !node.tag ? retypePlain(result.value) : result.value;
     }
   }
@@ -565,7 +611,7 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
   if (!names.has(defaultUpstream)) {
     loc.add(
       ['default_upstream'],
-      `no upstream is named ${describe(defaultUpstream)} (upstreams: ${[...names.keys()].join(', ')})`,
+      `no upstream is named ${describe(defaultUpstream)} (upstreams: ${[...names.keys()].map(describe).join(', ')})`,
     );
   }
 

@@ -100,7 +100,7 @@ export const DEFAULTS = Object.freeze({
       window: 60_000,
       max_destinations: 10,
       ban: 3_600_000,
-      methods: Object.freeze(['INVITE', 'MESSAGE', 'OPTIONS'] as const),
+      methods: Object.freeze(['INVITE', 'MESSAGE', 'OPTIONS', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'PUBLISH'] as const),
       codes: Object.freeze([403, 404, 480, 484, 503, 604]),
       max_sources: 100_000,
     }),

@@ -29,9 +29,11 @@ const LOCKED: Verdict = Object.freeze({
  *
  * Only credentialed failures count: the first, unauthenticated request of every phone is
  * challenged, and a 401 carrying `stale=true` only asks for a fresh nonce. With
- * `normalize_not_found`, a 404 to a REGISTER or to a credentialed request (the registrar
- * telling an unknown user from a wrong password) goes out as the 403 a wrong password gets,
- * and counts as a failure too.
+ * `normalize_not_found`, a 404 to any request that names a user (the registrar telling an
+ * unknown user from a known one) goes out as the 403 a wrong password gets: REGISTER, and
+ * SUBSCRIBE, OPTIONS, MESSAGE, NOTIFY, REFER, INVITE, PUBLISH to a user. It counts as a
+ * failure when it answers a REGISTER or credentials the source never authenticated with;
+ * the others are refused destinations, counted by dial_scan.
  *
  * Distributed guessing (one username, many sources) raises an alert; with
  * `distributed.lock` the username's credentials are refused (403) for a while from every
@@ -82,16 +84,33 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
       if (judged.length === 0 || isStaleChallenge(msg, status)) return undefined;
       return this.recordFailures(req, judged, challengedRealms(msg, status), now);
     }
-    if (status === 404 && this.config.normalizeNotFound && (req.method === 'REGISTER' || judged.length > 0)) {
-      const answer =
-        judged.length > 0
-          ? this.recordFailures(req, judged, undefined, now)
-          : this.recordFailure(req, req.toUser, '', now, req.method);
+    if (status === 404 && this.config.normalizeNotFound && namesUser(req)) {
+      let answer: ReplySpec | undefined;
+      if (judged.length > 0) {
+        if (this.notFoundIsFailure(req, judged)) answer = this.recordFailures(req, judged, undefined, now);
+      } else if (req.method === 'REGISTER') {
+        answer = this.recordFailure(req, req.toUser, '', now, req.method);
+      }
       if (answer !== undefined || this.reporter.isExempt(req)) return answer;
       if (this.monitor) return undefined;
       return FORBIDDEN;
     }
     return undefined;
+  }
+
+  /**
+   * Whether a 404 (turned into the 403 of a wrong password) to a request with credentials
+   * `judged` is a failed authentication: to a REGISTER, or to credentials the source never
+   * authenticated with, it says "no such user". Otherwise it is about the destination (a
+   * misdialled number, a missing extension): dial_scan counts those, so a phone that dials
+   * three wrong numbers is not taken for a guesser.
+   */
+  private notFoundIsFailure(req: WatchedRequest, judged: readonly string[]): boolean {
+    if (req.method === 'REGISTER') return true;
+    for (let i = 0; i < judged.length; i += 2) {
+      if (!this.tracker.isKnownGood(req.address, judged[i]!, judged[i + 1]!)) return true;
+    }
+    return false;
   }
 
   /**
@@ -164,6 +183,15 @@ export class BruteForceGuard implements Guard, ResponseWatcher {
   recordSuccess(source: Source, user: string, realm: string, now: number): void {
     this.tracker.success(this.reporter.keyOf(source.address), bounded(user), bounded(realm), now);
   }
+}
+
+/**
+ * A request whose answer can tell a user that exists from one that does not: a REGISTER (its
+ * To user), one with credentials (its digest username), or any other with a user in its
+ * Request-URI (SUBSCRIBE, OPTIONS, MESSAGE, NOTIFY, REFER, INVITE, PUBLISH to a user).
+ */
+function namesUser(req: WatchedRequest): boolean {
+  return req.method === 'REGISTER' || req.judged.length > 0 || req.ruriUser !== '';
 }
 
 /** The realms a 401/407 challenges (undefined for a 403, or when none can be read). */

@@ -10,13 +10,14 @@ import type { Guard, ReplySpec } from './types.js';
 export const DIAL_SCAN = 'dial-scan';
 
 /**
- * Extension and dial-prefix scanning, watched on the answers: per source (its address masked
- * as `sources.*` says, an IPv6 /64 by default, and banned as such), the distinct
- * Request-URI users of INVITE/MESSAGE/OPTIONS (by default) that the inside refused with
- * "no such destination" codes (404, 484, 403, 480, 503, 604) within `window`. More than
- * `max_destinations` ban the source. A request without a user part (OPTIONS to a host)
- * never counts, and neither does a challenge (401/407): an unauthenticated INVITE is
- * challenged whatever the number.
+ * Extension, user and dial-prefix scanning, watched on the answers: per source (its address
+ * masked as `sources.*` says, an IPv6 /64 by default, and banned as such), the distinct
+ * Request-URI users of the requests that name one (by default INVITE, MESSAGE, OPTIONS,
+ * SUBSCRIBE, NOTIFY, REFER, PUBLISH) that the inside refused with "no such destination" codes
+ * (404, 484, 403, 480, 503, 604) within `window`. More than `max_destinations` ban the source.
+ * A request without a user part (OPTIONS to a host) never counts, and neither does a
+ * challenge (401/407): an unauthenticated INVITE is challenged whatever the number. REGISTER
+ * scanning is brute_force's (`normalize_not_found`).
  */
 export class DialScanGuard implements Guard, ResponseWatcher {
   readonly name = DIAL_SCAN;

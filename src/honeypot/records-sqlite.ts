@@ -5,9 +5,10 @@
  * per packet; each flush merges them into the rows and drops the oldest last-seen rows
  * beyond `maxRecords`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConfigError } from '../config/errors.js';
+import { ensurePrivateDir, prepareSqliteFiles } from '../config/private-file.js';
 import {
   type AttackRecord,
   type AttackStore,
@@ -108,8 +109,8 @@ export class SqliteAttackStore implements AttackStore {
     this.onError = options.onError ?? (() => {});
     const create = options.create ?? true;
     try {
-      if (create) mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-      else if (!existsSync(this.file)) throw new Error('no such file');
+      if (create) ensurePrivateDir(dirname(this.file));
+      prepareSqliteFiles(this.file, create);
       this.db = new Database(this.file, { fileMustExist: !create, readonly: options.readonly === true, timeout: 250 });
       if (options.readonly !== true) {
         this.db.pragma('journal_mode = WAL');
@@ -117,7 +118,10 @@ export class SqliteAttackStore implements AttackStore {
         this.db.exec(SCHEMA);
       }
     } catch (err) {
-      throw new Error(`cannot open the attack records ${this.file}: ${(err as Error).message}`, { cause: err });
+      // A file refused as not private: its issue says why, and the fix (another path is named).
+      const reason =
+        err instanceof ConfigError && err.file === this.file ? err.issues[0]!.message : (err as Error).message;
+      throw new Error(`cannot open the attack records ${this.file}: ${reason}`, { cause: err });
     }
     this.sql = {
       get: this.db.prepare('SELECT * FROM attacks WHERE address = ?'),

@@ -10,6 +10,7 @@
  * level or one level down) are written as `[redacted]`.
  */
 import pino from 'pino';
+import { openPrivateAppend } from '../config/private-file.js';
 
 export { sanitize } from './sanitize.js';
 
@@ -23,7 +24,10 @@ export interface LoggerOptions {
   level?: LogLevel | 'silent';
   /** Where lines go: a writable stream, or a file descriptor. Default: stdout (fd 1), written synchronously. */
   destination?: NodeJS.WritableStream | number;
-  /** A file to append every line to as well (created with its directory when missing). */
+  /**
+   * A file to append every line to as well (created 0600 with its directory 0700 when missing;
+   * a link at its name is refused).
+   */
   file?: string;
   /** Fields written on every line (e.g. `{ node: 'edge-1' }`). Default: none. */
   bindings?: Record<string, unknown>;
@@ -71,7 +75,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       ? primary
       : pino.multistream([
           { level: 'trace', stream: primary },
-          { level: 'trace', stream: pino.destination({ dest: options.file, append: true, mkdir: true, sync: true }) },
+          // Created 0600 (its directory 0700), never through a link planted under its name.
+          { level: 'trace', stream: pino.destination({ dest: openPrivateAppend(options.file), sync: true }) },
         ]);
   const logger = pino(
     {

@@ -14,9 +14,10 @@
  * - Opening drops expired rows. A `meta` table counts flushes, so that a flush by another
  *   process is reported as one `flushed` change rather than one removal per ban.
  */
-import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConfigError } from '../config/errors.js';
+import { ensurePrivateDir, prepareSqliteFiles } from '../config/private-file.js';
 import { parseCidr } from '../net/cidr.js';
 import { type BanStoreOptions, IndexedBanStore } from './indexed-store.js';
 import type { Ban } from './types.js';
@@ -71,7 +72,9 @@ interface Statements {
   dataVersion: Database.Statement<[], number>;
 }
 
-function reasonOf(err: unknown): string {
+function reasonOf(err: unknown, file?: string): string {
+  // The file refused as not private: its issue says why, and the fix (another path is named).
+  if (err instanceof ConfigError && err.file === file) return err.issues[0]!.message;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -106,8 +109,9 @@ export class SqliteBanStore extends IndexedBanStore {
     }
     let db: Database.Database | undefined;
     try {
-      if (create) mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-      else if (!existsSync(this.file)) throw new Error('no such file');
+      // 0600 in a directory others cannot write, never through a link: the file holds HA1s.
+      if (create) ensurePrivateDir(dirname(this.file));
+      prepareSqliteFiles(this.file, create);
       db = new Database(this.file, { fileMustExist: !create, timeout: options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT_MS });
       // Check before changing anything, so that a wrong file (another program's database) is left as it was.
       const version = db.pragma('user_version', { simple: true }) as number;
@@ -125,7 +129,7 @@ export class SqliteBanStore extends IndexedBanStore {
       this.sql = prepare(db);
     } catch (err) {
       db?.close();
-      throw new Error(`${this.file}: cannot open the ban database: ${reasonOf(err)}`, { cause: err });
+      throw new Error(`${this.file}: cannot open the ban database: ${reasonOf(err, this.file)}`, { cause: err });
     }
     this.db = db;
     const sql = this.sql;

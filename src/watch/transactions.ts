@@ -5,6 +5,11 @@ const NO_CREDENTIALS: readonly string[] = Object.freeze([]);
 
 /** RFC 3261 timer F / timer B (64 * T1): a transaction without a final answer by then is over. */
 export const TRANSACTION_TIMEOUT_MS = 32_000;
+/**
+ * An INVITE may ring for minutes before its answer: a proxy gives up after timer C, "greater
+ * than 3 minutes" (RFC 3261 16.6 step 11 and 16.8).
+ */
+export const INVITE_TRANSACTION_TIMEOUT_MS = 200_000;
 
 /**
  * What the answer to a forwarded request needs to know about it. One object per forwarded
@@ -21,6 +26,10 @@ export class WatchedRequest implements Source {
   authRealm = '';
   fromUser = '';
   toUser = '';
+  /** From and To tags ('' when absent): with the Call-ID, the dialog (RFC 3261 12). */
+  fromTag = '';
+  toTag = '';
+  cseq = 0;
   /** User part of the Request-URI (the dialled number of an INVITE). */
   ruriUser = '';
   callId = '';

@@ -5,7 +5,7 @@ import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
 import type { MessageWriter } from '../sip/writer.js';
 import { DialogTable } from './dialogs.js';
-import { TransactionTable, type WatchedRequest } from './transactions.js';
+import { INVITE_TRANSACTION_TIMEOUT_MS, TransactionTable, type WatchedRequest } from './transactions.js';
 
 /** Longest username, realm or URI user kept (attacker text: bounded before it is stored). */
 export const MAX_NAME = 128;
@@ -42,6 +42,8 @@ export interface ResponseWatcher {
  */
 export class TransactionWatch {
   readonly table: TransactionTable;
+  /** INVITEs, which may ring for minutes before their answer (timer C). */
+  readonly invites: TransactionTable;
   private watchers: readonly ResponseWatcher[] = [];
   /** Dialogs established through sipwarden (the auth guard's in-dialog skip asks it). */
   readonly dialogs = new DialogTable();
@@ -55,6 +57,7 @@ export class TransactionWatch {
     private readonly clock: () => number = Date.now,
   ) {
     this.table = new TransactionTable(cap);
+    this.invites = new TransactionTable(cap, INVITE_TRANSACTION_TIMEOUT_MS);
   }
 
   /** The guards to show answers to (the chain's, in order; set on every build). */
@@ -74,16 +77,17 @@ export class TransactionWatch {
     // ACK gets no answer; a CANCEL shares its INVITE's branch and must not replace its entry.
     if (method === 'ACK' || method === 'CANCEL') return;
     const now = this.clock();
+    const table = method === 'INVITE' ? this.invites : this.table;
     try {
       for (let i = 0; i < list.length; i++) list[i]!.onRequest?.(msg, true, now, msg.callId);
       // Only tracking dialogs: only the requests that open one need an entry.
       if (list.length === 0 && !opensDialog(msg)) return;
-      if (this.table.get(branch, now) !== undefined) return; // a retransmission
-      fill(this.table.add(branch, now), msg, source, this.verified);
+      if (table.get(branch, now) !== undefined) return; // a retransmission
+      fill(table.add(branch, now), msg, source, this.verified);
     } catch (err) {
       // A header the watch reads was malformed: the request goes on unwatched.
       if (!(err instanceof SipParseError)) throw err;
-      this.table.delete(branch);
+      table.delete(branch);
     }
   }
 
@@ -108,8 +112,6 @@ export class TransactionWatch {
     const list = this.watchers;
     if ((list.length === 0 && !this.trackDialogs) || msg.status < 200) return;
     const now = this.clock();
-    const req = this.table.get(branch, now);
-    if (req === undefined) return;
     let method: string;
     try {
       method = msg.cseq.method;
@@ -117,9 +119,11 @@ export class TransactionWatch {
       if (!(err instanceof SipParseError)) throw err;
       return;
     }
+    const table = method === 'INVITE' ? this.invites : this.table;
+    const req = table.get(branch, now);
     // The 200 of a CANCEL carries its INVITE's branch: it is not the INVITE's answer.
-    if (method !== req.method) return;
-    this.table.delete(branch);
+    if (req === undefined || method !== req.method) return;
+    table.delete(branch);
     if (req.opensDialog && msg.status < 300 && this.trackDialogs) this.dialogs.add(req.callId, toTagOf(msg), now);
     let answer: ReplySpec | undefined;
     for (let i = 0; i < list.length; i++) {
@@ -165,6 +169,9 @@ function fill(e: WatchedRequest, msg: SipMessage, source: Source, verified: Veri
   e.callId = msg.callId;
   e.fromUser = bounded(msg.from.uri.user);
   e.toUser = bounded(msg.to.uri.user);
+  e.fromTag = msg.from.tag ?? '';
+  e.toTag = msg.to.tag ?? '';
+  e.cseq = msg.cseq.seq;
   e.ruriUser = bounded(msg.requestUri.user);
   e.opensDialog = opensDialog(msg);
   if (msg.findHeaderId(H.Authorization) === -1 && msg.findHeaderId(H.ProxyAuthorization) === -1) return;

@@ -471,7 +471,7 @@ describe('loadConfigFromString: errors name file, line and field', () => {
       text: FULL.replace('default_upstream: pbx', 'default_upstream: pbxx'),
       env: { SIPWARDEN_SECRET: SECRET },
       line: 17,
-      message: 'sipwarden.yaml:17: default_upstream: no upstream is named "pbxx" (upstreams: pbx, trunk)',
+      message: 'sipwarden.yaml:17: default_upstream: no upstream is named "pbxx" (upstreams: "pbx", "trunk")',
     },
     {
       name: 'a missing environment variable',
@@ -698,9 +698,10 @@ describe('environment substitution', () => {
   const text = (value: string) => yaml(MINIMAL, value);
 
   it('uses a default when the variable is unset or empty', () => {
-    assert.equal(load(text('log: { level: "${LEVEL:-warn}" }')).log.level, 'warn');
-    assert.equal(load(text('log: { level: "${LEVEL:-warn}" }'), {}, { env: { LEVEL: '' } }).log.level, 'warn');
-    assert.equal(load(text('log: { level: "${LEVEL:-warn}" }'), {}, { env: { LEVEL: 'error' } }).log.level, 'error');
+    const level = 'log: { level: "${SIPWARDEN_LEVEL:-warn}" }';
+    assert.equal(load(text(level)).log.level, 'warn');
+    assert.equal(load(text(level), {}, { env: { SIPWARDEN_LEVEL: '' } }).log.level, 'warn');
+    assert.equal(load(text(level), {}, { env: { SIPWARDEN_LEVEL: 'error' } }).log.level, 'error');
   });
 
   it('substitutes inside longer strings and in list items', () => {
@@ -710,21 +711,27 @@ describe('environment substitution', () => {
         'upstreams:',
         '  - name: pbx',
         '    targets:',
-        '      - udp://${PBX_HOST}:${PBX_PORT:-5070}',
+        '      - udp://${SIPWARDEN_PBX_HOST}:${SIPWARDEN_PBX_PORT:-5070}',
       ),
       {},
-      { env: { PBX_HOST: '10.9.9.9' } },
+      { env: { SIPWARDEN_PBX_HOST: '10.9.9.9' } },
     );
     assert.equal(config.upstreams[0]!.targets[0]!.url, 'udp://10.9.9.9:5070');
   });
 
   it('types a substituted plain scalar as YAML would, and keeps a quoted one a string', () => {
-    const env = { MAX: '64', PING: 'false' };
-    const config = load(yaml(MINIMAL, '    ping: ${PING}', 'limits:', '  max_headers: ${MAX}'), {}, { env });
+    const env = { SIPWARDEN_MAX: '64', SIPWARDEN_PING: 'false' };
+    const config = load(
+      yaml(MINIMAL, '    ping: ${SIPWARDEN_PING}', 'limits:', '  max_headers: ${SIPWARDEN_MAX}'),
+      {},
+      {
+        env,
+      },
+    );
     assert.equal(config.upstreams[0]!.ping, false);
     assert.equal(config.limits.maxHeaders, 64);
-    const err = loadError(yaml(MINIMAL, '    ping: "${PING}"'), {}, { env });
-    assert.match(err.message, /upstreams\[0\]\.ping: expected true or false or a mapping, got "false"/);
+    const err = loadError(yaml(MINIMAL, '    ping: "${SIPWARDEN_PING}"'), {}, { env });
+    assert.match(err.message, /upstreams\[0\]\.ping: expected true or false or a mapping, got "\$\{SIPWARDEN_PING\}"$/);
   });
 
   it('treats an empty secret as not set', () => {
@@ -747,8 +754,78 @@ describe('environment substitution', () => {
     );
   });
 
+  it('substitutes only variables named SIPWARDEN_...', () => {
+    const env = { HOME: '/root', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-K7MDENG', SIPWARDEN_LEVEL: 'warn' };
+    const err = loadError(text('log: { level: "${AWS_SECRET_ACCESS_KEY}" }'), {}, { env });
+    assert.equal(
+      err.message,
+      'sipwarden.yaml:5: log.level: ${AWS_SECRET_ACCESS_KEY}: only environment variables named SIPWARDEN_... are ' +
+        'substituted (export it as SIPWARDEN_AWS_SECRET_ACCESS_KEY)',
+    );
+    // Not even with a default.
+    assert.match(
+      loadError(text('log: { level: "${HOME:-info}" }'), {}, { env }).message,
+      /only environment variables named SIPWARDEN_/,
+    );
+    assert.equal(load(text('log: { level: "${SIPWARDEN_LEVEL}" }'), {}, { env }).log.level, 'warn');
+  });
+
+  it('takes no substitution in fields sent on the wire as written', () => {
+    const env = { SIPWARDEN_SECRET: SECRET, SIPWARDEN_TEXT: 'Asterisk' };
+    for (const [line, path] of [
+      ['guards: { reply: { reason: "${SIPWARDEN_SECRET}" } }', 'guards.reply.reason'],
+      ['honeypot: { server: "${SIPWARDEN_TEXT}" }', 'honeypot.server'],
+      ['honeypot: { realm: "x${SIPWARDEN_TEXT}" }', 'honeypot.realm'],
+      ['guards: { auth: { realm: "${SIPWARDEN_TEXT}" } }', 'guards.auth.realm'],
+      ['guards: { auth: { realms: { example.com: "${SIPWARDEN_TEXT}" } } }', 'guards.auth.realms.example.com'],
+      ['topology: { out: { server: { replace: "${SIPWARDEN_TEXT}" } } }', 'topology.out.server.replace'],
+      ['topology: { in: { user_agent: { replace: "${SIPWARDEN_TEXT}" } } }', 'topology.in.user_agent.replace'],
+    ] as const) {
+      const err = loadError(text(line), {}, { env });
+      assert.equal(
+        err.message,
+        `sipwarden.yaml:5: ${path}: takes no \${...} substitution: its text goes out on the wire as written`,
+      );
+    }
+    // A literal "${" is still written "$${".
+    assert.equal(load(text('guards: { reply: { code: 403, reason: "Nope $${X}" } }')).guards.reply.reason, 'Nope ${X}');
+  });
+
+  it('never shows a value from the environment in an error', () => {
+    const secret = 'TOPSECRET-0123456789abcdef';
+    const env = { SIPWARDEN_UPSTREAM: secret, SIPWARDEN_PORT: '7', SIPWARDEN_LONG: `${secret}${'x'.repeat(90)}` };
+    const cases: Array<[string, RegExp]> = [
+      ['default_upstream: ${SIPWARDEN_UPSTREAM}', /default_upstream: no upstream is named "\$\{SIPWARDEN_UPSTREAM\}"/],
+      ['log: { level: "debug-${SIPWARDEN_UPSTREAM}" }', /log\.level: .*"debug-\$\{SIPWARDEN_UPSTREAM\}"/],
+      ['default_upstream: "${SIPWARDEN_LONG}"', /no upstream is named "\$\{SIPWARDEN_LONG\}…"/],
+      ['limits: { max_headers: "${SIPWARDEN_PORT}" }', /limits\.max_headers: .*\$\{SIPWARDEN_PORT\}/],
+    ];
+    for (const [line, shown] of cases) {
+      const err = loadError(text(line), {}, { env });
+      assert.match(err.message, shown);
+      assert.doesNotMatch(err.message, /TOPSECRET|0123456789abcdef|xxx/, err.message);
+      for (const issue of err.issues) assert.doesNotMatch(issue.message, /TOPSECRET/);
+    }
+    // An upstream name taken from the environment is not listed in another field's error either.
+    const err = loadError(
+      yaml(
+        'listen: [udp://0.0.0.0:5060]',
+        'upstreams:',
+        '  - name: "${SIPWARDEN_UPSTREAM}"',
+        '    targets: [udp://10.0.0.10:5060]',
+        'default_upstream: nope',
+      ),
+      {},
+      { env },
+    );
+    assert.equal(
+      err.message,
+      'sipwarden.yaml:5: default_upstream: no upstream is named "nope" (upstreams: "${SIPWARDEN_UPSTREAM}")',
+    );
+  });
+
   it('does not substitute in keys or comments', () => {
-    assert.equal(load(text('# ${MISSING}\nlog: { level: info } # ${MISSING}')).log.level, 'info');
+    assert.equal(load(text('# ${SIPWARDEN_MISSING}\nlog: { level: info } # ${SIPWARDEN_MISSING}')).log.level, 'info');
   });
 });
 

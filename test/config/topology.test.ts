@@ -36,10 +36,11 @@ describe('configuration: topology', () => {
   it('reads keys as hex or base64 from the environment, and previous keys with their end', () => {
     const b64 = Buffer.alloc(32, 7).toString('base64');
     const t = load(
-      'topology:\n  key: ${TOPO_KEY}\n  previous_keys:\n    - { key: "' +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} in YAML text
+      'topology:\n  key: ${SIPWARDEN_TOPO_KEY}\n  previous_keys:\n    - { key: "' +
         b64 +
         '", until: 2026-12-31T00:00:00Z }\n  out: { server: { replace: Acme SBC }, remove: [X-*, P-Charging-Vector] }\n',
-      { TOPO_KEY: HEX },
+      { SIPWARDEN_TOPO_KEY: HEX },
     ).topology;
     assert.equal(t.key, HEX);
     assert.equal(t.previousKeys.length, 1);

@@ -18,6 +18,12 @@ export interface KamailioOptions {
   realm?: string;
   /** Command that runs Kamailio elsewhere, e.g. `['ip', 'netns', 'exec', NS]`. */
   prefix?: readonly string[];
+  /**
+   * Methods (a Kamailio method list, `SUBSCRIBE|NOTIFY`) answered as registrars that tell
+   * users apart do: `404` when the Request-URI user is no subscriber, else a `401` challenge
+   * (and `200` once the credentials are right). Checked before the location lookup.
+   */
+  userMethods?: string;
 }
 
 export interface KamailioInstance {
@@ -52,7 +58,7 @@ export async function startKamailio(o: KamailioOptions): Promise<KamailioInstanc
       .join('')}`,
   );
   const cfg = join(dir, 'kamailio.cfg');
-  writeFileSync(cfg, config(`text://${db}`, o.realm ?? 'sipwarden.test'));
+  writeFileSync(cfg, config(`text://${db}`, o.realm ?? 'sipwarden.test', o.userMethods));
   const [cmd, ...before] = [...(o.prefix ?? []), 'kamailio'];
   const run = start(cmd!, [
     ...before,
@@ -87,7 +93,24 @@ export async function startKamailio(o: KamailioOptions): Promise<KamailioInstanc
   };
 }
 
-function config(dbUrl: string, realm: string): string {
+function config(dbUrl: string, realm: string, userMethods: string | undefined): string {
+  const users =
+    userMethods === undefined
+      ? ''
+      : `
+	if (is_method("${userMethods}") && $rU != $null) {
+		# Bit 2: only whether the subscriber exists.
+		if (!is_subscriber("$ru", "subscriber", "2")) {
+			sl_send_reply("404", "Not Found");
+			exit;
+		}
+		if (!auth_check("${realm}", "subscriber", "0")) {
+			auth_challenge("${realm}", "0");
+			exit;
+		}
+		sl_send_reply("200", "OK");
+		exit;
+	}`;
   return `#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -149,7 +172,7 @@ request_route {
 		consume_credentials();
 		if (!save("location")) sl_reply_error();
 		exit;
-	}
+	}${users}
 	if (is_method("INVITE|MESSAGE|OPTIONS") && $rU != $null) {
 		if (!lookup("location")) {
 			sl_send_reply("404", "Not Found");

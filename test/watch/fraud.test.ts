@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sipp } from '../helpers/sipp.js';
 import { startSipwarden } from '../helpers/sipwarden.js';
+import { Phone, TinyPbx } from './dialogs.js';
 import { injectionFile, receivedStatusLines, runSipp } from './helpers.js';
 
 /**
@@ -79,6 +80,172 @@ describe('fraud: per-user call limits and dial prefixes', () => {
       assert.match(String(denied.detail), /^\+8821234567 \(prefix \+882\)$/);
     } finally {
       uas.run.signal('SIGTERM');
+      await sw.stop();
+    }
+  });
+});
+
+/**
+ * Ways around the fraud limits, sent for real through sipwarden to a stand-in PBX that answers
+ * every call (test/watch/dialogs.ts).
+ */
+describe('fraud: evasions', () => {
+  const PROXY = { ip: '127.104.5.2', port: 33001 };
+  const setup = async (fraud: string) => {
+    const pbx = await TinyPbx.start('127.104.5.1', 33000);
+    const sw = await startSipwarden(
+      `listen: [udp://${PROXY.ip}:${PROXY.port}]\n` +
+        'upstreams:\n  - name: pbx\n    targets: [udp://127.104.5.1:33000]\n    ping: false\n' +
+        'log: {level: debug}\n' +
+        `guards:\n  fraud:\n${fraud}`,
+      { listeners: 1 },
+    ).catch((err) => {
+      pbx.close();
+      throw err;
+    });
+    const events = (rule: string) => sw.logs().filter((l) => l.guard === 'fraud' && l.rule === rule);
+    return { pbx, sw, events };
+  };
+
+  it('counts calls, not Call-IDs: five calls on one Call-ID with different From tags', async () => {
+    const { pbx, sw, events } = await setup('    concurrent_calls: {block: 2}\n');
+    const phone = await Phone.start('127.104.5.10', 33010, PROXY);
+    try {
+      const calls = [];
+      for (const tag of ['t1', 't2', 't3', 't4', 't5']) {
+        calls.push(
+          await phone.call({ uri: 'sip:5551234@pbx.test', callId: 'one-call-id', fromTag: tag, user: 'alice' }),
+        );
+      }
+      assert.deepEqual(
+        calls.map((c) => c.answer?.status),
+        [200, 200, 403, 403, 403],
+      );
+      assert.equal(pbx.received('INVITE').length, 2, 'the PBX saw the two admitted calls only');
+      assert.equal(events('concurrent-calls').length, 3);
+      assert.match(String(events('concurrent-calls')[0]!.detail), /^alice@sipwarden\.test: 3 \(to 5551234\)$/);
+
+      // A BYE the PBX refuses (a dialog it does not know: wrong To tag) ends nothing.
+      const first = calls[0]!.dialog!;
+      const forged = await phone.inDialog('BYE', { ...first, toTag: 'made-up' });
+      assert.equal(forged?.status, 481);
+      const still = await phone.call({
+        uri: 'sip:5551234@pbx.test',
+        callId: 'one-call-id',
+        fromTag: 't6',
+        user: 'alice',
+      });
+      assert.equal(still.answer?.status, 403, 'two calls are still up');
+      // The real BYE of the first call ends it: one more call on the same Call-ID gets through.
+      assert.equal((await phone.inDialog('BYE', first))?.status, 200);
+      const next = await phone.call({
+        uri: 'sip:5551234@pbx.test',
+        callId: 'one-call-id',
+        fromTag: 't7',
+        user: 'alice',
+      });
+      assert.equal(next.answer?.status, 200);
+    } finally {
+      phone.close();
+      pbx.close();
+      await sw.stop();
+    }
+  });
+
+  it('counts calls placed one after another on one Call-ID and From tag', async () => {
+    const { pbx, sw, events } = await setup('    calls_per_minute: {block: 2}\n');
+    const phone = await Phone.start('127.104.5.11', 33011, PROXY);
+    try {
+      const statuses: Array<number | undefined> = [];
+      let cseq = 1;
+      for (let i = 0; i < 3; i++) {
+        const c = await phone.call({
+          uri: 'sip:5551234@pbx.test',
+          callId: 'reused',
+          fromTag: 'same',
+          cseq,
+          user: 'alice',
+        });
+        statuses.push(c.answer?.status);
+        if (c.dialog !== undefined) {
+          assert.equal((await phone.inDialog('BYE', c.dialog))?.status, 200);
+          cseq = c.dialog.cseq + 1;
+        }
+      }
+      assert.deepEqual(statuses, [200, 200, 403]);
+      assert.equal(pbx.received('INVITE').length, 2);
+      assert.equal(events('calls-per-minute').length, 1);
+    } finally {
+      phone.close();
+      pbx.close();
+      await sw.stop();
+    }
+  });
+
+  it('refuses a number whose %-escapes do not decode, instead of comparing it as written', async () => {
+    const { pbx, sw, events } = await setup('    deny_prefixes: ["+882", "00882"]\n');
+    const phone = await Phone.start('127.104.5.12', 33012, PROXY);
+    try {
+      const numbers = ['%2B8821234567%FF', '%30%308821234567%C0', '%2B49301234%FE'];
+      for (const [i, n] of numbers.entries()) {
+        for (const user of ['alice', undefined]) {
+          const c = await phone.call({ uri: `sip:${n}@pbx.test`, callId: `esc-${i}-${user}`, fromTag: 'a', user });
+          assert.equal(c.answer?.status, 403, `${n} ${user ?? 'without credentials'}`);
+          assert.equal(c.answer?.reason, 'Forbidden');
+        }
+      }
+      assert.equal(pbx.received('INVITE').length, 0, 'none reached the PBX');
+      assert.equal(events('undecodable-number').length, 6);
+      // Decodable escapes are decoded, then compared: refused by prefix, or let through.
+      const denied = await phone.call({ uri: 'sip:%30%30882-1234567@pbx.test', callId: 'esc-ok-1', fromTag: 'a' });
+      assert.equal(denied.answer?.status, 403);
+      assert.match(String(events('denied-prefix')[0]?.detail), /^008821234567 \(prefix 00882\)$/);
+      const allowed = await phone.call({ uri: 'sip:%2B49301234@pbx.test', callId: 'esc-ok-2', fromTag: 'a' });
+      assert.equal(allowed.answer?.status, 200);
+    } finally {
+      phone.close();
+      pbx.close();
+      await sw.stop();
+    }
+  });
+
+  it('puts transfers (REFER) through the same prefix and rate rules as calls', async () => {
+    const { pbx, sw, events } = await setup('    calls_per_minute: {block: 2}\n    deny_prefixes: ["+882", "00882"]\n');
+    const phone = await Phone.start('127.104.5.13', 33013, PROXY);
+    try {
+      const { dialog } = await phone.call({ uri: 'sip:5551234@pbx.test', callId: 'xfer', fromTag: 'a', user: 'alice' });
+      assert.ok(dialog, 'the call is up');
+      const refer = (target: string) => phone.inDialog('REFER', dialog, [`Refer-To: ${target}`]);
+      // Denied numbers, however written, with or without an attended-transfer Replaces.
+      for (const target of [
+        '<sip:+8821234567@pbx.test>',
+        '<sip:%2B882-1234567@pbx.test;user=phone>',
+        '<sip:008821234567@pbx.test?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>',
+        '<tel:+8821234567>',
+        '<sip:%2B8821234567%FF@pbx.test>',
+      ]) {
+        assert.equal((await refer(target))?.status, 403, target);
+      }
+      assert.equal(events('denied-prefix').length, 4);
+      assert.equal(events('undecodable-number').length, 1);
+      assert.equal(pbx.received('REFER').length, 0);
+      // A transfer to an allowed number is a call placed by alice: the second in the minute passes,
+      // the third is one too many (the REFER carries no credentials: it is counted for her call).
+      assert.equal((await refer('<sip:5550001@pbx.test>'))?.status, 202);
+      assert.equal((await refer('<sip:5550002@pbx.test>'))?.status, 403);
+      assert.equal(events('calls-per-minute').length, 1);
+      assert.match(String(events('calls-per-minute')[0]!.detail), /^alice@sipwarden\.test: 3 \(to 5550002\)$/);
+      assert.equal(pbx.received('REFER').length, 1);
+      // RFC 3515: exactly one Refer-To; two are refused, not guessed at.
+      const two = await phone.inDialog('REFER', dialog, [
+        'Refer-To: <sip:5550003@pbx.test>',
+        'Refer-To: <sip:+8821@pbx.test>',
+      ]);
+      assert.equal(two?.status, 403);
+      assert.equal(events('refer-to-count').length, 1);
+    } finally {
+      phone.close();
+      pbx.close();
       await sw.stop();
     }
   });

@@ -10,7 +10,7 @@ import { MessageWriter } from '../../src/sip/writer.js';
 import { AuthFailureTracker } from '../../src/watch/auth-failures.js';
 import { DistinctWindow, EventTimes, LruMap } from '../../src/watch/bounded.js';
 import { DialScanTracker } from '../../src/watch/dial-scan.js';
-import { FraudTracker, normalizeNumber } from '../../src/watch/fraud.js';
+import { attemptId, dialogId, FraudTracker, normalizeNumber } from '../../src/watch/fraud.js';
 import { Reporter } from '../../src/watch/report.js';
 import { TransactionTable } from '../../src/watch/transactions.js';
 import { rewriteAnswer, TransactionWatch } from '../../src/watch/watch.js';
@@ -144,29 +144,87 @@ describe('FraudTracker', () => {
     maxUsers: 100,
   };
 
-  it('calls per minute: warns past warn, blocks past block, counts a Call-ID once', () => {
+  /** One INVITE attempt: Call-ID `c`, From tag `t`, CSeq 1 unless given. */
+  const call = (f: FraudTracker, dest: string, c: string, now: number, cseq = 1, t = 'a') =>
+    f.newCall('u', dest, attemptId(c, t, '', 'INVITE'), cseq, true, now);
+
+  it('calls per minute: warns past warn, blocks past block, counts a retransmission once', () => {
     const f = new FraudTracker({ ...settings, concurrentCalls: { warn: 0, block: 0 } });
-    assert.equal(f.newCall('u', '1', 'c1', 0).level, 'ok');
-    assert.equal(f.newCall('u', '1', 'c1', 1).level, 'ok', 'same call again');
-    assert.equal(f.newCall('u', '1', 'c2', 2).level, 'ok');
-    const w = f.newCall('u', '1', 'c3', 3);
+    assert.equal(call(f, '1', 'c1', 0).level, 'ok');
+    assert.equal(call(f, '1', 'c1', 1).level, 'ok', 'same request again');
+    assert.equal(call(f, '1', 'c2', 2).level, 'ok');
+    const w = call(f, '1', 'c3', 3);
     assert.deepEqual({ ...w }, { level: 'warn', rule: 'calls-per-minute', value: 3 });
-    assert.equal(f.newCall('u', '1', 'c4', 4).level, 'block');
-    assert.equal(f.newCall('u', '1', 'c5', 60_004).level, 'ok', 'a minute after the last admitted call');
+    assert.equal(call(f, '1', 'c4', 4).level, 'block');
+    assert.equal(call(f, '1', 'c5', 60_004).level, 'ok', 'a minute after the last admitted call');
   });
 
-  it('concurrent calls: 2xx adds, BYE ends, max_call_duration forgets', () => {
+  it('counts calls, not Call-IDs: several From tags or CSeqs on one Call-ID are several calls', () => {
+    const f = new FraudTracker({ ...settings, concurrentCalls: { warn: 0, block: 0 } });
+    assert.equal(call(f, '1', 'c1', 0, 1, 'a').level, 'ok');
+    assert.equal(call(f, '1', 'c1', 1, 1, 'b').level, 'ok');
+    assert.equal(call(f, '1', 'c1', 2, 1, 'c').level, 'warn');
+    assert.equal(call(f, '1', 'c1', 3, 1, 'd').rule, 'calls-per-minute', 'fourth From tag on one Call-ID');
+    // A new INVITE on the same Call-ID and From tag while the first is pending, or after it was answered.
+    const g = new FraudTracker({ ...settings, concurrentCalls: { warn: 0, block: 0 } });
+    const id = attemptId('c1', 'a', '', 'INVITE');
+    assert.equal(call(g, '1', 'c1', 0, 1).level, 'ok');
+    assert.equal(call(g, '1', 'c1', 1, 2).level, 'ok');
+    g.attemptAnswered('u', id, 2, 200);
+    assert.equal(call(g, '1', 'c1', 2, 3).level, 'warn', 'third call on the same identifiers');
+  });
+
+  it('a retry after a challenge is the same call', () => {
+    const f = new FraudTracker({
+      ...settings,
+      callsPerMinute: { warn: 0, block: 1 },
+      concurrentCalls: { warn: 0, block: 0 },
+    });
+    const id = attemptId('c1', 'a', '', 'INVITE');
+    assert.equal(call(f, '1', 'c1', 0, 2).level, 'ok');
+    f.attemptAnswered('u', id, 2, 407);
+    assert.equal(call(f, '1', 'c1', 1, 3).level, 'ok', 'retry with new credentials');
+    f.attemptAnswered('u', id, 3, 200);
+    assert.equal(call(f, '1', 'c1', 2, 4).rule, 'calls-per-minute', 'a new call after the answer');
+  });
+
+  it('concurrent calls: pending INVITEs and confirmed dialogs count, BYE ends, max_call_duration forgets', () => {
     const f = new FraudTracker({ ...settings, callsPerMinute: { warn: 0, block: 0 } });
-    f.newCall('u', '1', 'c1', 0);
-    f.callStarted('u', 'c1', 0);
-    f.newCall('u', '1', 'c2', 1);
-    f.callStarted('u', 'c2', 1);
-    assert.equal(f.newCall('u', '1', 'c3', 2).rule, 'concurrent-calls');
-    f.callEnded('c1');
-    assert.equal(f.newCall('u', '1', 'c3', 3).level, 'ok');
-    f.callStarted('u', 'c3', 3);
-    assert.equal(f.activeCalls('u', 9_999), 2);
-    assert.equal(f.activeCalls('u', 10_001), 1, 'c2 forgotten after max_call_duration');
+    call(f, '1', 'c1', 0);
+    assert.equal(call(f, '1', 'c2', 1).level, 'ok');
+    assert.equal(call(f, '1', 'c3', 1).rule, 'concurrent-calls', 'two INVITEs still ringing');
+    f.attemptAnswered('u', attemptId('c1', 'a', '', 'INVITE'), 1, 200);
+    f.callStarted('u', dialogId('c1', 'a', 'x'), 2);
+    f.attemptAnswered('u', attemptId('c2', 'a', '', 'INVITE'), 1, 200);
+    f.callStarted('u', dialogId('c2', 'a', 'y'), 2);
+    assert.equal(call(f, '1', 'c3', 2).rule, 'concurrent-calls');
+    f.callEnded(dialogId('c1', 'x', 'a'));
+    assert.equal(call(f, '1', 'c3', 3).level, 'ok');
+    f.attemptAnswered('u', attemptId('c3', 'a', '', 'INVITE'), 1, 200);
+    f.callStarted('u', dialogId('c3', 'a', 'z'), 3);
+    assert.equal(f.activeCalls('u', 10_001), 2);
+    assert.equal(f.activeCalls('u', 10_002), 1, 'c2 forgotten after max_call_duration');
+    // Two dialogs from one INVITE (forked 2xx) are two calls up.
+    f.callStarted('u', dialogId('c3', 'a', 'z2'), 10_002);
+    assert.equal(f.activeCalls('u', 10_002), 2);
+  });
+
+  it('a REFER counts as a call placed, not as a call up', () => {
+    const f = new FraudTracker({
+      ...settings,
+      callsPerMinute: { warn: 0, block: 2 },
+      concurrentCalls: { warn: 0, block: 1 },
+    });
+    call(f, '1', 'c1', 0);
+    f.attemptAnswered('u', attemptId('c1', 'a', '', 'INVITE'), 1, 200);
+    f.callStarted('u', dialogId('c1', 'a', 'x'), 0);
+    const refer = (cseq: number, now: number) =>
+      f.newCall('u', '9', attemptId('c1', 'a', 'x', 'REFER'), cseq, false, now);
+    assert.equal(refer(2, 1).level, 'ok', 'one call up does not stop a transfer');
+    assert.equal(refer(2, 2).level, 'ok', 'retransmission');
+    f.attemptAnswered('u', attemptId('c1', 'a', 'x', 'REFER'), 2, 202);
+    assert.equal(refer(3, 3).rule, 'calls-per-minute', 'a second transfer in the minute');
+    assert.equal(f.ownerOf(dialogId('c1', 'x', 'a')), 'u');
   });
 
   it('repeated calls to one number', () => {
@@ -176,16 +234,29 @@ describe('FraudTracker', () => {
       concurrentCalls: { warn: 0, block: 0 },
       repeatedCalls: { warn: 1, block: 2, window: 1000 },
     });
-    assert.equal(f.newCall('u', '5', 'a', 0).level, 'ok');
-    assert.equal(f.newCall('u', '5', 'b', 1).level, 'warn');
-    assert.equal(f.newCall('u', '6', 'c', 2).level, 'ok');
-    assert.equal(f.newCall('u', '5', 'd', 3).rule, 'repeated-calls');
-    assert.equal(f.newCall('u', '5', 'e', 1002).level, 'ok');
+    assert.equal(call(f, '5', 'a', 0).level, 'ok');
+    assert.equal(call(f, '5', 'b', 1).level, 'warn');
+    assert.equal(call(f, '6', 'c', 2).level, 'ok');
+    assert.equal(call(f, '5', 'd', 3).rule, 'repeated-calls');
+    assert.equal(call(f, '5', 'e', 1002).level, 'ok');
   });
 
-  it('normalises dialled numbers', () => {
+  it('normalises dialled numbers, and refuses to guess at undecodable ones', () => {
     assert.equal(normalizeNumber('%2B882-12.34 (5)'), '+88212345');
-    assert.equal(normalizeNumber('%zz'), '%zz');
+    assert.equal(normalizeNumber('%30%30882'), '00882');
+    assert.equal(normalizeNumber('J%C3%BCrgen'), 'Jürgen');
+    for (const bad of [
+      '%zz',
+      '%2',
+      '12%',
+      '%2B8821234567%FF',
+      '%30%308821234567%C0',
+      '%00123',
+      '12%0A3',
+      '+88\u00e9',
+    ]) {
+      assert.equal(normalizeNumber(bad), undefined, bad);
+    }
   });
 });
 
