@@ -755,7 +755,7 @@ describe('environment substitution', () => {
   });
 
   it('substitutes only variables named SIPWARDEN_...', () => {
-    const env = { HOME: '/root', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-K7MDENG', SIPWARDEN_LEVEL: 'warn' };
+    const env = { HOME: 'operator-home', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-K7MDENG', SIPWARDEN_LEVEL: 'warn' };
     const err = loadError(text('log: { level: "${AWS_SECRET_ACCESS_KEY}" }'), {}, { env });
     assert.equal(
       err.message,
