@@ -137,7 +137,7 @@ export class GuardBuilder {
       case 'dial_scan':
         return new DialScanGuard(config.dialScan, this.reporter);
       case 'fraud':
-        return new FraudGuard(config.fraud, this.reporter);
+        return new FraudGuard(config.fraud, this.reporter, this.deps.auth?.stripper);
       default:
         return undefined;
     }

@@ -5,7 +5,7 @@ import { parseNameAddr } from '../sip/name-addr.js';
 import { attemptId, dialogId, FraudTracker, isInternational, matchPrefix, normalizeNumber } from '../watch/fraud.js';
 import { FORBIDDEN, type Reporter } from '../watch/report.js';
 import type { WatchedRequest } from '../watch/transactions.js';
-import { bounded, credentials, type ResponseWatcher } from '../watch/watch.js';
+import { attributedCredentials, bounded, type ResponseWatcher, type VerifiedCredentials } from '../watch/watch.js';
 import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from './types.js';
 
 /** Name in events and log lines. */
@@ -36,6 +36,8 @@ export class FraudGuard implements Guard, ResponseWatcher {
   constructor(
     private readonly config: FraudConfig,
     private readonly reporter: Reporter,
+    /** The auth guard's marks: the credentials it verified are the ones a call counts for. */
+    private readonly verified?: VerifiedCredentials,
   ) {
     this.tracker = new FraudTracker(config);
     this.prefixChecks = config.denyPrefixes.length > 0 || config.allowPrefixes.length > 0;
@@ -52,7 +54,7 @@ export class FraudGuard implements Guard, ResponseWatcher {
     const denied = this.checkPrefixes(number);
     if (denied !== undefined) return denied;
     if (!this.tracker.counting) return PASS;
-    const creds = credentials(msg);
+    const creds = attributedCredentials(msg, this.verified);
     if (creds === undefined || this.reporter.isExempt(source)) return PASS;
     const caller = userKey(bounded(creds.username), bounded(creds.realm));
     const attempt = attemptId(msg.callId, msg.from.tag ?? '', '', method);
@@ -87,7 +89,7 @@ export class FraudGuard implements Guard, ResponseWatcher {
 
   /** Who a REFER places a call for: its credentials' user, else the user whose call it transfers. */
   private referrer(msg: SipMessage, callId: string, fromTag: string, toTag: string): string | undefined {
-    const creds = credentials(msg);
+    const creds = attributedCredentials(msg, this.verified);
     if (creds !== undefined) return userKey(bounded(creds.username), bounded(creds.realm));
     return toTag === '' ? undefined : this.tracker.ownerOf(dialogId(callId, fromTag, toTag));
   }

@@ -235,6 +235,24 @@ export function credentials(msg: SipMessage): { username: string | undefined; re
   return undefined;
 }
 
+/**
+ * The credentials a call is attributed to: those sipwarden's auth guard verified in this
+ * request when it did (a Digest decoy for a realm nobody checks must not choose the user that
+ * per-user limits count), else `credentials(msg)`.
+ */
+export function attributedCredentials(
+  msg: SipMessage,
+  verified: VerifiedCredentials | undefined,
+): { username: string | undefined; realm: string | undefined } | undefined {
+  const k = verified?.verifiedHeader(msg) ?? -1;
+  if (k >= 0) {
+    const id = msg.headerIdAt(k);
+    const a = parseAuthHeader(msg.headerValueAt(k), id === H.Authorization ? 'Authorization' : 'Proxy-Authorization');
+    if (a.isDigest && a.username !== undefined) return a;
+  }
+  return credentials(msg);
+}
+
 export function bounded(s: string | undefined): string {
   if (s === undefined) return '';
   return s.length > MAX_NAME ? s.slice(0, MAX_NAME) : s;

@@ -531,3 +531,44 @@ function banLines(sw: SipwardenInstance): string[] {
     .filter((l) => l.event === 'ban')
     .map((l) => String(l.msg));
 }
+
+describe('per-user fraud limits count the user sipwarden authenticated, not a decoy', () => {
+  it('a Digest decoy for a realm nobody checks does not move calls to another user', async () => {
+    const upstream = await Upstream.open('127.108.3.1', 37320);
+    const dir = mkdtempSync(join(tmpdir(), 'sipwarden-evasions-'));
+    writeFileSync(join(dir, 'users.txt'), `${usersFile([['alice', 'sipwarden', 'wonderland']])}\n`);
+    const sw = await startSipwarden(
+      [
+        'listen: [udp://127.108.3.2:37321]',
+        'upstreams:\n  - name: pbx\n    targets: [udp://127.108.3.1:37320]\n    ping: false',
+        'guards:',
+        '  chain: [acl, bans, flood, scanner, sanity, auth, fraud]',
+        `  auth: { users_file: ${dir}/users.txt }`,
+        '  fraud: { calls_per_minute: { block: 2 } }',
+        '',
+      ].join('\n'),
+      { listeners: 1, dir },
+    );
+    instances.push(sw);
+    const c = await SipClient.open('127.108.3.12', 37322, { address: '127.108.3.2', port: 37321 });
+    const statuses: number[] = [];
+    try {
+      for (let i = 1; i <= 4; i++) {
+        const id = `decoy-fraud-${i}`;
+        const ruri = `sip:2000${i}@${c.address}`;
+        const base = { method: 'INVITE', ruri, from: `alice@${c.address}`, to: `2000${i}@${c.address}`, callId: id };
+        const ch = md5Challenge(await c.send(request(c, { ...base, cseq: 1, branch: `${id}a` })), 'sipwarden');
+        const auth = creds(ch, { username: 'alice', password: 'wonderland', method: 'INVITE', uri: ruri, nc: 1 });
+        // A second set of credentials, for a realm sipwarden does not check, with a fresh username each call.
+        const decoy = `Proxy-Authorization: Digest username="u${randomBytes(4).toString('hex')}", realm="elsewhere", nonce="n", uri="${ruri}", response="${'0'.repeat(32)}"`;
+        const r = await c.send(request(c, { ...base, cseq: 2, branch: `${id}b`, lines: [decoy, auth] }));
+        statuses.push(r?.status ?? 0);
+      }
+      // Two calls a minute for alice: the third and fourth are refused, whatever the decoy says.
+      assert.deepEqual(statuses, [200, 200, 403, 403]);
+    } finally {
+      c.close();
+      upstream.close();
+    }
+  });
+});
