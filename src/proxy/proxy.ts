@@ -695,10 +695,13 @@ export class SipProxy {
     const value = msg.headerValueAt(msg.viaAt);
     const cut = firstElementEnd(value);
     let top = value.slice(0, cut).trimEnd();
-    // Common case first: a bare ";rport" (what phones send) and no received yet.
-    const at = rport && !via.params.has('received') ? top.indexOf(';rport') : -1;
+    const received = via.params.has('received');
+    // Common cases first: a bare ";rport" (what phones send) and no received yet, or neither.
+    const at = rport && !received ? top.indexOf(';rport') : -1;
     const after = at === -1 ? -1 : at + 6;
-    if (after !== -1 && (after === top.length || top.charCodeAt(after) === 0x3b)) {
+    if (rport && !received && at === -1 && !via.params.has('rport')) {
+      top = `${top};received=${peer.address};rport=${peer.port}`;
+    } else if (after !== -1 && (after === top.length || top.charCodeAt(after) === 0x3b)) {
       top = `${top.slice(0, after)}=${peer.port}${top.slice(after)};received=${peer.address}`;
     } else {
       top = setParam(top, 'received', peer.address);
