@@ -739,7 +739,7 @@ export class SipProxy {
 
   /**
    * Loop detection (RFC 3261 16.3 step 4), apart from the branch: a hash of what identifies the
-   * originating request (the bottom Via, the client's own, Request-URI, Call-ID and CSeq
+   * originating request (the bottom Via, the client's own, Request-URI, Route set, Call-ID and CSeq
    * number), carried in sipwarden's Via. The same request coming round again carries it and is
    * a loop (482); a spiral (another Request-URI) is not. The Vias proxies added do not count.
    */
@@ -747,11 +747,18 @@ export class SipProxy {
     const bottom = this.hasSeveralVias(msg) ? msg.vias[msg.vias.length - 1]! : msg.topVia;
     const b = bottom.branch;
     const cookie = b?.startsWith('z9hG4bK') === true;
+    // RFC 3261 16.6 step 8: the Route set too. An in-dialog request between two phones that
+    // crosses sipwarden twice (out to a record-routing PBX and back) is a spiral: it comes back
+    // with the Route entries before the PBX's consumed.
+    let routes = '';
+    for (let k = msg.findHeaderId(H.Route); k !== -1; k = msg.findHeaderId(H.Route, k + 1)) {
+      routes += `${msg.headerValueAt(k)},`;
+    }
     const h = hash53Parts(
       this.options.branchSeed ^ 0x6c6f6f70,
       b ?? '',
       `${bottom.host}:${bottom.port ?? ''}`,
-      msg.requestUriText,
+      routes === '' ? msg.requestUriText : `${msg.requestUriText}|${routes}`,
       // Topology hiding changes the Call-ID as it crosses: the inside's form on both sides.
       insideCallId,
       // RFC 2543 clients' branches are not unique: add the From tag for them.
