@@ -61,14 +61,25 @@ export function rows(firstNet: number): Row[] {
 
 export const swAddress = (row: Row) => `127.106.${row.net}.1`;
 
-/** sipwarden in front of one upstream target, with default settings but for hiding. */
-export async function startEdge(row: Row, upstream: string, trusted: string[] = []): Promise<SipwardenInstance> {
+/**
+ * sipwarden in front of the upstream, with default settings but for hiding. Each URL is an
+ * upstream of its own (the first is where new requests go; the others are reached only when
+ * a Request-URI or Route names them).
+ */
+export async function startEdge(
+  row: Row,
+  upstreams: string | string[],
+  trusted: string[] = [],
+): Promise<SipwardenInstance> {
   const sw = swAddress(row);
+  const list = (Array.isArray(upstreams) ? upstreams : [upstreams]).map(
+    (u, i) => `{ name: pbx${i === 0 ? '' : i + 1}, targets: [${u}], ping: false }`,
+  );
   return startSipwarden(
     [
       `log: { level: ${process.env.INTEROP_LOG ?? 'info'} }`,
       `listen: [udp://${sw}:${SW_PORT}, tcp://${sw}:${SW_PORT}]`,
-      `upstreams: [{ name: pbx, targets: [${upstream}], ping: false }]`,
+      `upstreams: [${list.join(', ')}]`,
       ...(trusted.length > 0 ? [`trusted: [${trusted.join(', ')}]`] : []),
       ...(row.hide ? [] : ['topology: { hide: false }']),
       '',
