@@ -18,6 +18,7 @@ declare -A wanted=(
   [tshark]=tshark
   [dumpcap]=tshark
   [kamailio]=kamailio
+  [baresip]=baresip-core
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -14,6 +14,7 @@ import { firstElementEnd, splitList } from '../sip/split.js';
 import { hostAddress, parseUri, type SipUri } from '../sip/uri.js';
 import type { Via } from '../sip/via.js';
 import { MessageWriter } from '../sip/writer.js';
+import { hideDialogRefs, restoreDialogRefs } from '../topology/dialog-refs.js';
 import { type HideFailure, ROUTE_PARAM, type TopologyHider, VIA_PARAM } from '../topology/hider.js';
 import { applyHygiene } from '../topology/hygiene.js';
 import type { Destination, TransportManager } from '../transport/manager.js';
@@ -383,6 +384,7 @@ export class SipProxy {
         }
       }
       topo.callIdIn(msg, w, insideCallId);
+      restoreDialogRefs(msg, w, topo, (uri) => this.isOwnUri(uri));
       applyHygiene(msg, w, topo.inHygiene, { fromTrusted: false });
     }
 
@@ -489,6 +491,12 @@ export class SipProxy {
         return;
       }
       if (!topo.callIdOut(msg, w)) {
+        this.tooLong(msg);
+        return;
+      }
+      // Replaces, Target-Dialog, Refer-To and sipfrag name dialogs and hosts of the inside too.
+      const own = { hostPort: hostPort(out), transportParam: transportParam(out) };
+      if (!hideDialogRefs(msg, w, topo, own, this.isInternalHost)) {
         this.tooLong(msg);
         return;
       }

@@ -209,13 +209,22 @@ export class TopologyHider {
       const parts: string[] = [];
       for (const [a, b] of splitList(value)) {
         const span = uriSpan(value, a, b);
-        const token = this.seal(KIND_CONTACT, value.slice(span.start, span.end));
-        if (token === undefined) return false;
-        parts.push(`<sip:${token}@${own.hostPort}${own.transportParam}>${value.slice(span.after, b)}`);
+        const sealed = this.sealContactUri(value.slice(span.start, span.end), own);
+        if (sealed === undefined) return false;
+        parts.push(`<${sealed}>${value.slice(span.after, b)}`);
       }
       w.replace(k, parts.join(', '));
     }
     return true;
+  }
+
+  /**
+   * An inside URI as the outside may use it: `sip:<token>@<sipwarden>`, which a request
+   * targeting it (Request-URI) opens again. Undefined when the URI is too long to seal.
+   */
+  sealContactUri(uri: string, own: OwnContact): string | undefined {
+    const token = this.seal(KIND_CONTACT, uri);
+    return token === undefined ? undefined : `sip:${token}@${own.hostPort}${own.transportParam}`;
   }
 
   /**
@@ -340,15 +349,21 @@ export class TopologyHider {
   /** Call-ID of a message going out: an outside Call-ID loses its mark, an inside one is sealed. */
   callIdOut(msg: SipMessage, w: MessageWriter): boolean {
     if (!this.options.callId) return true;
-    const id = msg.callId;
-    if (this.isMarked(id)) {
-      w.replace(msg.callIdAt, id.slice(0, id.length - MARK_LENGTH - 1));
-      return true;
-    }
-    const token = this.seal(KIND_CALL_ID, id);
-    if (token === undefined) return false;
-    w.replace(msg.callIdAt, token);
+    const out = this.callIdForOutside(msg.callId);
+    if (out === undefined) return false;
+    w.replace(msg.callIdAt, out);
     return true;
+  }
+
+  /**
+   * A Call-ID of the inside as the outside knows it: an outside Call-ID without its mark, an
+   * inside one sealed (undefined when too long to seal). The Call-ID header and the headers
+   * that name a dialog by its Call-ID (Replaces, Join, Target-Dialog) go out the same way.
+   */
+  callIdForOutside(id: string): string | undefined {
+    if (!this.options.callId) return id;
+    if (this.isMarked(id)) return id.slice(0, id.length - MARK_LENGTH - 1);
+    return this.seal(KIND_CALL_ID, id);
   }
 
   /**
@@ -490,7 +505,7 @@ function replaceAll(msg: SipMessage, w: MessageWriter, id: number, entries: read
  * Where the URI of one name-addr / addr-spec element s[a, b) is: [start, end) of the URI and
  * the index where the header parameters begin. The element was validated by the parser.
  */
-function uriSpan(s: string, a: number, b: number): { start: number; end: number; after: number } {
+export function uriSpan(s: string, a: number, b: number): { start: number; end: number; after: number } {
   let i = skipLws(s, a, b);
   if (s.charCodeAt(i) === 0x22) {
     const q = quotedStringEnd(s, i, b);

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { type Running, start, waitFor } from './process.js';
 
 export interface KamailioUser {
@@ -182,6 +183,171 @@ request_route {
 		exit;
 	}
 	sl_send_reply("200", "OK");
+}
+`;
+}
+
+/** Process groups of the proxying Kamailios this test file started, killed when it ends. */
+const groups = new Set<number>();
+after(() => {
+  for (const g of groups) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+export interface KamailioProxyOptions {
+  /** Address Kamailio listens on, over UDP and TCP, at `port`. */
+  ip: string;
+  port: number;
+  /** The domain of the phones' addresses of record (an alias of Kamailio). */
+  domain: string;
+}
+
+/**
+ * A proxying registrar as operators run Kamailio behind an edge proxy: no authentication,
+ * registrar with `use_path` (Path stored, `path_mode` 0: kept out of the 200 because phones do
+ * not announce `Supported: path`), `record_route()` on dialog-creating requests, stateful
+ * `t_relay` (so it answers a CANCEL itself and sends its own, hop by hop, with its one Via),
+ * loose routing in dialogs. INVITE, MESSAGE, OPTIONS, REFER and SUBSCRIBE to a user are
+ * looked up in the location table (404 when not registered); a call to `decline` is answered
+ * 603 by Kamailio itself. UDP and TCP. Stopped by its PID.
+ */
+export async function startKamailioProxy(o: KamailioProxyOptions): Promise<KamailioInstance> {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwarden-kamailio-proxy-'));
+  const cfg = join(dir, 'kamailio.cfg');
+  writeFileSync(cfg, proxyConfig(o.domain));
+  // In a process group of its own (setsid execs kamailio under the same PID): its workers hold
+  // the sockets, and they go with the group however the test ends.
+  const run = start('setsid', [
+    'kamailio',
+    '-f',
+    cfg,
+    '-DD',
+    '-E',
+    '-m',
+    '64',
+    '-M',
+    '8',
+    '-Y',
+    dir,
+    '-l',
+    `udp:${o.ip}:${o.port}`,
+    '-l',
+    `tcp:${o.ip}:${o.port}`,
+  ]);
+  await waitFor(
+    () => /INFO: .*(init_child|main)|listening on/.test(run.output()) || run.proc.exitCode !== null,
+    'kamailio to start',
+    15_000,
+  );
+  const group = run.proc.pid!;
+  const killGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-group, sig);
+    } catch {
+      // already gone
+    }
+  };
+  groups.add(group);
+  if (run.proc.exitCode !== null) throw new Error(`kamailio exited early:\n${run.output()}`);
+  await new Promise((r) => setTimeout(r, 300));
+  return {
+    run,
+    dir,
+    stop: async () => {
+      killGroup('SIGTERM');
+      const code = await run.exited;
+      killGroup('SIGKILL');
+      groups.delete(group);
+      return code;
+    },
+  };
+}
+
+function proxyConfig(domain: string): string {
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+memdbg=5
+memlog=5
+children=2
+tcp_children=2
+auto_aliases=no
+alias="${domain}"
+dns=no
+rev_dns=no
+use_dns_cache=off
+server_signature=no
+
+mpath="${KAMAILIO_MODULES}"
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "use_path", 1)
+modparam("registrar", "path_mode", 0)
+modparam("registrar", "min_expires", 2)
+modparam("registrar", "default_expires", 60)
+
+request_route {
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		if (loose_route()) {
+			route(RELAY);
+		}
+		if (is_method("ACK")) {
+			if (t_check_trans()) t_relay();
+			exit;
+		}
+		sl_send_reply("404", "Not here");
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) route(RELAY);
+		exit;
+	}
+	t_check_trans();
+	if (is_method("REGISTER")) {
+		if (!save("location")) sl_reply_error();
+		exit;
+	}
+	if (is_method("INVITE|SUBSCRIBE|REFER")) record_route();
+	if ($rU == "decline") {
+		sl_send_reply("603", "Decline");
+		exit;
+	}
+	if ($rU == $null) {
+		sl_send_reply("484", "Address Incomplete");
+		exit;
+	}
+	if (!lookup("location")) {
+		sl_send_reply("404", "Not Found");
+		exit;
+	}
+	route(RELAY);
+}
+
+route[RELAY] {
+	if (!t_relay()) sl_reply_error();
+	exit;
 }
 `;
 }
