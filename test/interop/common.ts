@@ -19,15 +19,6 @@ import type { UdpPeer } from '../helpers/udp.js';
 export const DOMAIN = 'interop.test';
 export const SW_PORT = 35000;
 
-/**
- * Set while sipwarden's loop check (`loopKey`, `hasOwnVia` in proxy.ts) takes a request within
- * a dialog for a loop when it comes back through sipwarden from a record-routing proxy with
- * topology hiding off: both passes have the same bottom Via, Request-URI, Call-ID and CSeq, and
- * the key leaves out the Route set that tells them apart (RFC 3261 16.6 step 8). The ACK is
- * dropped, BYE and re-INVITE are answered 482. Those cases are reported as TODO meanwhile.
- */
-export const LOOP_TODO: string | undefined = 'loop key without the Route set (fix on main)';
-
 export interface Row {
   /** Shown in test names. */
   name: string;
