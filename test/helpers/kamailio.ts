@@ -61,26 +61,8 @@ export async function startKamailio(o: KamailioOptions): Promise<KamailioInstanc
   const cfg = join(dir, 'kamailio.cfg');
   writeFileSync(cfg, config(`text://${db}`, o.realm ?? 'sipwarden.test', o.userMethods));
   const [cmd, ...before] = [...(o.prefix ?? []), 'kamailio'];
-  const run = start(cmd!, [
-    ...before,
-    '-f',
-    cfg,
-    '-DD',
-    '-E',
-    '-m',
-    '64',
-    '-M',
-    '8',
-    '-Y',
-    dir,
-    '-l',
-    `udp:${o.ip}:${o.port}`,
-  ]);
-  await waitFor(
-    () => /INFO: .*(init_child|main)|listening on/.test(run.output()) || run.proc.exitCode !== null,
-    'kamailio to start',
-    15_000,
-  );
+  const run = start(cmd!, [...before, ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`])]);
+  await kamailioStarted(run);
   if (run.proc.exitCode !== null) throw new Error(`kamailio exited early:\n${run.output()}`);
   // The workers are forked after the listening line: give them a moment.
   await new Promise((r) => setTimeout(r, 300));
@@ -92,6 +74,19 @@ export async function startKamailio(o: KamailioOptions): Promise<KamailioInstanc
       return run.exited;
     },
   };
+}
+
+/** Kamailio in the foreground, logging to stderr, with its own runtime directory and listeners. */
+function kamailioArgs(cfg: string, dir: string, listen: readonly string[]): string[] {
+  return ['-f', cfg, '-DD', '-E', '-m', '64', '-M', '8', '-Y', dir, ...listen.flatMap((l) => ['-l', l])];
+}
+
+function kamailioStarted(run: Running): Promise<void> {
+  return waitFor(
+    () => /INFO: .*(init_child|main)|listening on/.test(run.output()) || run.proc.exitCode !== null,
+    'kamailio to start',
+    15_000,
+  );
 }
 
 function config(dbUrl: string, realm: string, userMethods: string | undefined): string {
@@ -222,28 +217,8 @@ export async function startKamailioProxy(o: KamailioProxyOptions): Promise<Kamai
   writeFileSync(cfg, proxyConfig(o.domain));
   // In a process group of its own (setsid execs kamailio under the same PID): its workers hold
   // the sockets, and they go with the group however the test ends.
-  const run = start('setsid', [
-    'kamailio',
-    '-f',
-    cfg,
-    '-DD',
-    '-E',
-    '-m',
-    '64',
-    '-M',
-    '8',
-    '-Y',
-    dir,
-    '-l',
-    `udp:${o.ip}:${o.port}`,
-    '-l',
-    `tcp:${o.ip}:${o.port}`,
-  ]);
-  await waitFor(
-    () => /INFO: .*(init_child|main)|listening on/.test(run.output()) || run.proc.exitCode !== null,
-    'kamailio to start',
-    15_000,
-  );
+  const run = start('setsid', ['kamailio', ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`, `tcp:${o.ip}:${o.port}`])]);
+  await kamailioStarted(run);
   const group = run.proc.pid!;
   const killGroup = (sig: NodeJS.Signals) => {
     try {
