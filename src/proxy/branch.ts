@@ -1,5 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { TwoGenerationMemo } from '../topology/memo.js';
+import { SipHashKey, sipHash24 } from './siphash.js';
 
 /** Branch values sipwarden writes start with this (after the RFC 3261 magic cookie). */
 export const BRANCH_PREFIX = 'z9hG4bKsw';
@@ -47,59 +46,48 @@ export function hash53Parts(seed: number, a: string, b: string, c: string, d: st
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
-/** Signed branches carry this many bytes of MAC (96 bits, 16 base64url characters). */
-const MAC_BYTES = 12;
-
 /**
  * Signs and checks the branches sipwarden writes in its own Via (`BRANCH_PREFIX` + id + `.` +
  * MAC). A stateless proxy routes a response by the Via under its own, so an outsider who could
  * write a response with a sipwarden-looking branch could choose where sipwarden sends it: an
  * SSRF towards any port of an inside host, or a forged answer pushed onto another phone's
- * connection. The MAC (HMAC-SHA256, truncated) covers the transaction id and the route the
- * response must take: the `sw` flow parameter and the destination that the Via under
- * sipwarden's (or the sealed inside Vias) resolve to. A response whose route differs from the
- * one signed is not sipwarden's and is dropped.
- *
- * Two bounded memos keep the HMAC off the common path: one of branches signed (a
- * retransmission, the CANCEL and the non-2xx ACK of an INVITE reuse its branch) and one of
- * branches verified (a transaction's 100, 180 and 200 share one check). A miss only costs the
- * HMAC: nothing depends on the memos being complete.
+ * connection. The MAC (SipHash-2-4, 64 bits, keyed by the installation secret) covers the
+ * transaction id and the route the response must take: the `sw` flow parameter and the
+ * destination that the Via under sipwarden's (or the sealed inside Vias) resolve to. A response
+ * whose route differs from the one signed is not sipwarden's and is dropped.
  */
 export class BranchSigner {
-  private readonly signed = new TwoGenerationMemo(8192);
-  private readonly verified = new TwoGenerationMemo(16384);
+  private readonly key: SipHashKey;
 
-  constructor(private readonly key: Buffer) {}
+  constructor(key: Buffer) {
+    this.key = new SipHashKey(key);
+  }
 
-  /** The branch for transaction `id` whose responses must take `route`. */
+  /** The branch for transaction `id` whose responses must take `route` (both ASCII). */
   sign(id: string, route: string): string {
-    const memoKey = `${id}|${route}`;
-    const known = this.signed.get(memoKey);
-    if (known !== undefined) return known;
-    const branch = `${BRANCH_PREFIX}${id}.${this.mac(id, route)}`;
-    this.signed.set(memoKey, branch);
-    this.verified.set(branch, route);
-    return branch;
+    return `${BRANCH_PREFIX}${id}.${sipHash24(this.key, `${id}|${route}`)}`;
   }
 
   /** True when sipwarden signed `branch` for this route. */
   verify(branch: string, route: string): boolean {
-    if (this.verified.get(branch) === route) return true;
-    const dot = branch.lastIndexOf('.');
-    if (dot <= BRANCH_PREFIX.length || !branch.startsWith(BRANCH_PREFIX)) return false;
-    const given = Buffer.from(branch.slice(dot + 1), 'latin1');
-    const want = Buffer.from(this.mac(branch.slice(BRANCH_PREFIX.length, dot), route), 'latin1');
-    if (given.length !== want.length || !timingSafeEqual(given, want)) return false;
-    this.verified.set(branch, route);
-    return true;
+    const dot = branch.length - MAC_CHARS - 1;
+    if (dot <= BRANCH_PREFIX.length || branch.charCodeAt(dot) !== 0x2e || !branch.startsWith(BRANCH_PREFIX)) {
+      return false;
+    }
+    // What sipwarden signs is ASCII: other characters would alias octets (c & 0xff).
+    if (!isAscii(branch) || !isAscii(route)) return false;
+    const want = sipHash24(this.key, `${branch.slice(BRANCH_PREFIX.length, dot)}|${route}`);
+    // Compared in constant time: how long a wrong guess takes tells nothing of the right one.
+    let diff = 0;
+    for (let i = 0; i < MAC_CHARS; i++) diff |= want.charCodeAt(i) ^ branch.charCodeAt(dot + 1 + i);
+    return diff === 0;
   }
+}
 
-  private mac(id: string, route: string): string {
-    return createHmac('sha256', this.key)
-      .update(id)
-      .update('|')
-      .update(route)
-      .digest()
-      .toString('base64url', 0, MAC_BYTES);
-  }
+/** Hex digits of the MAC. */
+const MAC_CHARS = 16;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7e) return false;
+  return true;
 }

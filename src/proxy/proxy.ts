@@ -724,11 +724,11 @@ export class SipProxy {
 
   /**
    * Stateless transaction id (RFC 3261 16.11): with a magic-cookie branch, a hash of the
-   * received top branch (with the sending address, Request-URI, Call-ID and CSeq number, so one
-   * client cannot make its request collide with another's). A hop-by-hop CANCEL and the ACK of
+   * received top branch (with the sending address and CSeq number, so one client cannot make
+   * its request collide with another's). A hop-by-hop CANCEL and the ACK of
    * a non-2xx carry the INVITE's top branch, so they get the INVITE's branch even when the
    * previous hop is a proxy whose INVITE carries more Vias than its CANCEL. RFC 2543 clients'
-   * branches are not unique: their top Via and From tag stand in.
+   * branches are not unique: their top Via, From tag, Request-URI and Call-ID stand in.
    */
   private transactionId(msg: SipMessage, peer: Peer): string {
     const top = msg.topVia;
@@ -738,8 +738,8 @@ export class SipProxy {
       this.options.branchSeed,
       cookie ? b! : `${b ?? ''}|${top.host}:${top.port ?? ''}|${msg.from.tag}`,
       peer.address,
-      msg.requestUriText,
-      msg.callId,
+      cookie ? '' : msg.requestUriText,
+      cookie ? '' : msg.callId,
       String(msg.cseq.seq),
     );
     return h.toString(36);

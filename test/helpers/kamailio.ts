@@ -217,7 +217,10 @@ export async function startKamailioProxy(o: KamailioProxyOptions): Promise<Kamai
   writeFileSync(cfg, proxyConfig(o.domain));
   // In a process group of its own (setsid execs kamailio under the same PID): its workers hold
   // the sockets, and they go with the group however the test ends.
-  const run = start('setsid', ['kamailio', ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`, `tcp:${o.ip}:${o.port}`])]);
+  const run = start('setsid', [
+    'kamailio',
+    ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`, `tcp:${o.ip}:${o.port}`]),
+  ]);
   await kamailioStarted(run);
   const group = run.proc.pid!;
   const killGroup = (sig: NodeJS.Signals) => {
