@@ -78,6 +78,15 @@ export function parseAuthHeader(s: string, header: string): AuthHeader {
   const scheme = s.slice(ss, i);
   const params = new Map<string, string>();
   i = skipLws(s, i, end);
+  // RFC 7235 2.1: credentials are a scheme and either a token68 (`Bearer <token>`, RFC 8898;
+  // `Basic <base64>`) or auth-params (always, for Digest: RFC 7616). A token68 is the whole
+  // rest: its characters, then `=`s.
+  let t = i;
+  while (t < end && isToken68(s.charCodeAt(t))) t++;
+  if (t > i && scheme.toLowerCase() !== 'digest') {
+    while (t < end && s.charCodeAt(t) === 0x3d) t++;
+    if (skipLws(s, t, end) >= end) return new AuthHeader(scheme, params);
+  }
   while (i < end) {
     const ns = i;
     while (i < end && isTok(s.charCodeAt(i))) i++;
@@ -113,4 +122,19 @@ export function parseAuthHeader(s: string, header: string): AuthHeader {
 
 function isTok(c: number): boolean {
   return c < 128 && TOKEN[c] === 1;
+}
+
+/** RFC 7235 token68 characters, `=` padding aside: ALPHA / DIGIT / - . _ ~ + / */
+function isToken68(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x2d ||
+    c === 0x2e ||
+    c === 0x5f ||
+    c === 0x7e ||
+    c === 0x2b ||
+    c === 0x2f
+  );
 }

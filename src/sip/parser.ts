@@ -43,7 +43,8 @@ let scratchUsed = 0;
 
 /**
  * Entries of each known header (by id) in the message being indexed: list elements for list
- * headers (an upper bound: half the value's length), lines for the others. See `checkEntries`.
+ * headers (an upper bound: half a value's length, or its commas), lines for the others. See
+ * `checkEntries`.
  */
 const entryCount = new Int32Array(64);
 /** 1 for the ids of list headers (LIST_HEADERS): their entries are separated by commas. */
@@ -454,9 +455,15 @@ function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: Pars
     n += Slot.Size;
     scratchUsed = n;
     if (id !== H.Other) {
-      // A list value of L octets holds at most (L + 1) / 2 entries: that bound costs nothing, and
-      // only a header whose bound passes the limit is counted exactly (checkEntries).
-      const entries = entryCount[id]! + (LIST_ID[id] === 1 ? (ve - vs + 1) >> 1 || 1 : 1);
+      // A list value of L octets holds at most (L + 1) / 2 entries. That bound costs nothing and
+      // does while the total stays within the limit; past it, the commas are counted (a bound
+      // still: checkEntries counts exactly when even that passes the limit).
+      let add = 1;
+      if (LIST_ID[id] === 1) {
+        add = (ve - vs + 1) >> 1 || 1;
+        if (entryCount[id]! + add > maxEntries) add = 1 + commasIn(buf, view, vs, ve);
+      }
+      const entries = entryCount[id]! + add;
       entryCount[id] = entries;
       if (entries > maxEntries) crowded = true;
     }
@@ -504,8 +511,27 @@ function indexHeaders(buf: Buffer, view: DataView, msg: SipMessage, limits: Pars
 }
 
 /**
+ * Commas in buf[a, b), four octets at a time: the number of list elements of a value is at
+ * most one more. Most values hold none, and a word without a comma costs one test.
+ */
+function commasIn(buf: Buffer, view: DataView, a: number, b: number): number {
+  let count = 0;
+  let i = a;
+  while (i + 4 <= b) {
+    const x = view.getInt32(i, true) ^ 0x2c2c2c2c;
+    // A zero octet of x (a comma) sets its high bit here; a borrow may flag octets above it.
+    if (((x - 0x01010101) & ~x & 0x80808080) !== 0) {
+      for (let j = i; j < i + 4; j++) if (buf[j] === 0x2c) count++;
+    }
+    i += 4;
+  }
+  for (; i < b; i++) if (buf[i] === 0x2c) count++;
+  return count;
+}
+
+/**
  * Throws when a header has more than `max` entries. `entryCount` holds an upper bound for a
- * list header (half its length); one over the limit is counted exactly, as splitList splits it
+ * list header (half a value's length, or its commas); one over the limit is counted exactly, as splitList splits it
  * (a comma inside a quoted string or `<...>` separates nothing: a display name `"Doe, John"`).
  */
 function checkEntries(buf: Buffer, index: number[], max: number): void {

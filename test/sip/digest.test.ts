@@ -40,6 +40,17 @@ describe('parseAuthHeader: credentials', () => {
     assert.equal(a.algorithm, 'MD5', 'MD5 is the default algorithm');
   });
 
+  it('reads token68 credentials of other schemes (RFC 7235 2.1: Bearer, RFC 8898; Basic)', () => {
+    const bearer = parseAuthHeader('Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln-_~+/', 'Authorization');
+    assert.equal(bearer.scheme, 'Bearer');
+    assert.equal(bearer.isDigest, false);
+    assert.equal(bearer.username, undefined);
+    assert.equal(parseAuthHeader('Basic dXNlcjpwYXNzd29yZA==  ', 'Authorization').scheme, 'Basic');
+    // Not a token68: a second word, or a quote.
+    assert.throws(() => parseAuthHeader('Bearer abc def', 'Authorization'));
+    assert.throws(() => parseAuthHeader('Bearer "abc"', 'Authorization'));
+  });
+
   it('reads SHA-256 credentials (RFC 8760)', () => {
     const a = parseAuthHeader(SHA256_CREDENTIALS, 'Authorization');
     assert.equal(a.algorithm, 'SHA-256');
