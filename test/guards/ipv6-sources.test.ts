@@ -31,7 +31,7 @@ const skip = netnsUnavailable();
 
 /** Runs one attacker (or phone) bound to `bind` inside the namespace; the status lines per request. */
 function exchange(ns: Netns, bind: string, requests: ExchangeRequest[], server = '::1'): ExchangeResult {
-  const plan: ExchangePlan = { bind, server, port: SW_PORT, requests, waitMs: 700 };
+  const plan: ExchangePlan = { bind, server, port: SW_PORT, requests, waitMs: 2000 };
   return JSON.parse(ns.mustExec(process.execPath, [EXCHANGE, JSON.stringify(plan)])) as ExchangeResult;
 }
 
@@ -209,7 +209,7 @@ describe('a ban over ::1 on the host loopback', () => {
 
   /** A client process on the host's loopback. */
   const hostExchange = (bind: string, server: string, requests: ExchangeRequest[]): ExchangeResult => {
-    const plan: ExchangePlan = { bind, server, port: HOST_PORT, requests, waitMs: 700 };
+    const plan: ExchangePlan = { bind, server, port: HOST_PORT, requests, waitMs: 2000 };
     const out = execFileSync(process.execPath, [EXCHANGE, JSON.stringify(plan)], {
       encoding: 'utf8',
       timeout: 20_000,
