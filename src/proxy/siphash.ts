@@ -30,7 +30,7 @@ export class SipHashKey {
  * as 16 lower-case hex digits (the 64-bit result, most significant first).
  *
  * The state stays in local int32 variables (registers once optimised: module-level variables
- * would box every value above 2^30), and the round is written out in the two loops that run it.
+ * would box every value above 2^30), and the round is written out once, in the loop that runs it.
  */
 export function sipHash24(key: SipHashKey, s: string): string {
   let v0h = key.k0h ^ 0x736f6d65;
@@ -44,24 +44,30 @@ export function sipHash24(key: SipHashKey, s: string): string {
   let t = 0;
   const n = s.length;
   const blocks = (n >>> 3) + 1;
-  for (let b = 0, i = 0; b < blocks; b++, i += 8) {
-    let ml = 0;
-    let mh = 0;
-    if (b < blocks - 1) {
-      ml = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24);
-      mh = s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 8) | (s.charCodeAt(i + 6) << 16) | (s.charCodeAt(i + 7) << 24);
-    } else {
-      // The last block: the remaining octets, and the length (mod 256) in the top octet.
-      mh = (n & 0xff) << 24;
-      for (let k = 0; i + k < n; k++) {
-        const c = s.charCodeAt(i + k);
-        if (k < 4) ml |= c << (8 * k);
-        else mh |= c << (8 * (k - 4));
+  let ml = 0;
+  let mh = 0;
+  // Each block: absorbed with 2 rounds. Then the finalisation: 4 rounds, no block.
+  for (let b = 0, final = false; ; ) {
+    if (!final) {
+      const i = b * 8;
+      if (b < blocks - 1) {
+        ml = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24);
+        mh =
+          s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 8) | (s.charCodeAt(i + 6) << 16) | (s.charCodeAt(i + 7) << 24);
+      } else {
+        // The last block: the remaining octets, and the length (mod 256) in the top octet.
+        ml = 0;
+        mh = (n & 0xff) << 24;
+        for (let k = 0; i + k < n; k++) {
+          const c = s.charCodeAt(i + k);
+          if (k < 4) ml |= c << (8 * k);
+          else mh |= c << (8 * (k - 4));
+        }
       }
+      v3h ^= mh;
+      v3l ^= ml;
     }
-    v3h ^= mh;
-    v3l ^= ml;
-    for (let r = 0; r < 2; r++) {
+    for (let r = final ? 4 : 2; r > 0; r--) {
       // v0 += v1; v1 = rotl(v1, 13) ^ v0; v0 = rotl(v0, 32)
       t = (v0l + v1l) | 0;
       v0h = (v0h + v1h + (t >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
@@ -97,41 +103,13 @@ export function sipHash24(key: SipHashKey, s: string): string {
       v2h = v2l;
       v2l = t;
     }
+    if (final) break;
     v0h ^= mh;
     v0l ^= ml;
-  }
-  v2l ^= 0xff;
-  for (let r = 0; r < 4; r++) {
-    t = (v0l + v1l) | 0;
-    v0h = (v0h + v1h + (t >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
-    v0l = t;
-    t = (v1h << 13) | (v1l >>> 19);
-    v1l = ((v1l << 13) | (v1h >>> 19)) ^ v0l;
-    v1h = t ^ v0h;
-    t = v0h;
-    v0h = v0l;
-    v0l = t;
-    t = (v2l + v3l) | 0;
-    v2h = (v2h + v3h + (t >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
-    v2l = t;
-    t = (v3h << 16) | (v3l >>> 16);
-    v3l = ((v3l << 16) | (v3h >>> 16)) ^ v2l;
-    v3h = t ^ v2h;
-    t = (v0l + v3l) | 0;
-    v0h = (v0h + v3h + (t >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
-    v0l = t;
-    t = (v3h << 21) | (v3l >>> 11);
-    v3l = ((v3l << 21) | (v3h >>> 11)) ^ v0l;
-    v3h = t ^ v0h;
-    t = (v2l + v1l) | 0;
-    v2h = (v2h + v1h + (t >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
-    v2l = t;
-    t = (v1h << 17) | (v1l >>> 15);
-    v1l = ((v1l << 17) | (v1h >>> 15)) ^ v2l;
-    v1h = t ^ v2h;
-    t = v2h;
-    v2h = v2l;
-    v2l = t;
+    if (++b === blocks) {
+      v2l ^= 0xff;
+      final = true;
+    }
   }
   const h = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
   const l = (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
