@@ -107,20 +107,7 @@ function config(dbUrl: string, realm: string, userMethods: string | undefined): 
 		sl_send_reply("200", "OK");
 		exit;
 	}`;
-  return `#!KAMAILIO
-debug=2
-log_stderror=yes
-memdbg=5
-memlog=5
-children=2
-disable_tcp=yes
-auto_aliases=no
-dns=no
-rev_dns=no
-use_dns_cache=off
-server_signature=no
-
-mpath="${KAMAILIO_MODULES}"
+  return `${preamble('disable_tcp=yes')}
 
 loadmodule "kex.so"
 loadmodule "corex.so"
@@ -246,22 +233,26 @@ export async function startKamailioProxy(o: KamailioProxyOptions): Promise<Kamai
   };
 }
 
-function proxyConfig(domain: string): string {
+/** The global settings both test configurations share: quiet on DNS, logging to stderr, no banner. */
+function preamble(transport: string): string {
   return `#!KAMAILIO
 debug=2
 log_stderror=yes
 memdbg=5
 memlog=5
 children=2
-tcp_children=2
+${transport}
 auto_aliases=no
-alias="${domain}"
 dns=no
 rev_dns=no
 use_dns_cache=off
 server_signature=no
 
-mpath="${KAMAILIO_MODULES}"
+mpath="${KAMAILIO_MODULES}"`;
+}
+
+function proxyConfig(domain: string): string {
+  return `${preamble(`tcp_children=2\nalias="${domain}"`)}
 
 loadmodule "kex.so"
 loadmodule "corex.so"
