@@ -11,6 +11,7 @@ import {
 } from './header-names.js';
 import { DEFAULT_LIMITS, type ParseLimits } from './limits.js';
 import { HeaderFlag, headerMeta, MAX_NAME_LENGTH, SipMessage, Slot } from './message.js';
+import { splitList } from './split.js';
 import { validateMessage } from './validate.js';
 
 export interface ParseOptions {
@@ -542,31 +543,13 @@ function checkEntries(buf: Buffer, index: number[], max: number): void {
       let entries = 0;
       for (let o = 0; o < index.length && entries <= max; o += Slot.Size) {
         if ((index[o + Slot.Meta]! & 63) !== id) continue;
-        entries += listElements(buf, index[o + Slot.ValueStart]!, index[o + Slot.ValueEnd]!);
+        entries += splitList(buf.toString('latin1', index[o + Slot.ValueStart]!, index[o + Slot.ValueEnd]!)).length;
       }
       if (entries <= max) continue;
     }
     const name = CANONICAL_NAMES[id]!;
     throw new SipParseError('too-many-entries', `Too Many ${name} ${list ? 'Entries' : 'Headers'}`, name);
   }
-}
-
-/** List elements in buf[a, b): its commas outside quoted strings and angle brackets, plus one. */
-function listElements(buf: Buffer, a: number, b: number): number {
-  let count = 1;
-  let inQuote = false;
-  let inAngle = false;
-  for (let i = a; i < b; i++) {
-    const c = buf[i]!;
-    if (inQuote) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inQuote = false;
-    } else if (c === 0x22) inQuote = true;
-    else if (c === 0x3c) inAngle = true;
-    else if (c === 0x3e) inAngle = false;
-    else if (c === 0x2c && !inAngle) count++;
-  }
-  return count;
 }
 
 function growScratch(): number[] {
