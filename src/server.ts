@@ -17,12 +17,14 @@ import type { Honeypot } from './honeypot/honeypot.js';
 import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
 import { sanitize } from './log/sanitize.js';
+import type { EventLogger } from './log/types.js';
+import type { Peer } from './net/peer.js';
+import { RateLimit } from './net/rate-limit.js';
 import { logEvents } from './ops/event-log.js';
 import { DialogMembership } from './proxy/dialog-route.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
-import { type EventLogger, type ProxyOptions, SipProxy } from './proxy/proxy.js';
-import { RateLimit } from './proxy/stats.js';
+import { type ProxyOptions, SipProxy } from './proxy/proxy.js';
 import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams.js';
 import type { SipParseError } from './sip/errors.js';
 import { openBanStore } from './store/open.js';
@@ -30,7 +32,6 @@ import type { Ban, BanChange, BanStore } from './store/types.js';
 import { buildTopologyHider } from './topology/build.js';
 import type { TopologyHider } from './topology/hider.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
-import type { Peer } from './transport/types.js';
 
 /** A running sipwarden: transports, proxy core and health checks wired together. */
 export class Server {

@@ -18,7 +18,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { BansGuard } from '../../src/guards/bans.js';
+import { BansGuard } from '../../src/guards/bans/bans.js';
 import type { Source } from '../../src/guards/types.js';
 import { normalizeCidr } from '../../src/net/cidr.js';
 import { classifyIp, formatIPv4 } from '../../src/net/ip.js';

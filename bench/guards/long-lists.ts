@@ -25,9 +25,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFromString } from '../../src/config/index.js';
+import type { Peer } from '../../src/net/peer.js';
 import { Server } from '../../src/server.js';
 import { DEFAULT_LIMITS } from '../../src/sip/limits.js';
-import type { Peer } from '../../src/transport/types.js';
 import { batchAndRounds } from '../common/args.js';
 import { table } from '../common/table.js';
 

@@ -4,13 +4,13 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import type { Source } from '../guards/types.js';
 import { normalizeIp } from '../net/cidr.js';
+import type { TransportName } from '../net/peer.js';
 import { SipParseError } from '../sip/errors.js';
 import { StreamFramer } from '../sip/framer.js';
 import type { SipMessage } from '../sip/message.js';
 import type { NameAddr } from '../sip/name-addr.js';
 import { parseMessage } from '../sip/parser.js';
 import { formatUri } from '../sip/uri.js';
-import type { TransportName } from '../transport/types.js';
 import { GuardDryRun } from './guard-dry-run.js';
 
 export const CHECK_MESSAGE_USAGE = `Usage: sipwarden check-message [--stream] [--config FILE] [--source IP[:PORT]] FILE... (or - for standard input)

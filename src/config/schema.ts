@@ -7,7 +7,7 @@
  * a test checks that every key below is documented there.
  */
 import * as z from 'zod';
-import { patternError } from '../guards/patterns.js';
+import { patternError } from '../guards/scanner/patterns.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { normalizeCidr } from '../net/cidr.js';
 import { describe } from '../net/ip.js';

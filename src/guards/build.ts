@@ -3,17 +3,17 @@ import type { GuardName, GuardsConfig, SourcesConfig } from '../config/types.js'
 import type { BanStore } from '../store/types.js';
 import { Reporter } from '../watch/report.js';
 import { type ResponseWatcher, TransactionWatch } from '../watch/watch.js';
-import { AclGuard, type AclLogger } from './acl.js';
+import { AclGuard, type AclLogger } from './acl/acl.js';
 import { BanPolicy } from './ban-policy.js';
-import { BansGuard } from './bans.js';
-import { BruteForceGuard } from './brute-force.js';
+import { BansGuard } from './bans/bans.js';
+import { BruteForceGuard } from './brute-force/brute-force.js';
 import { type ChainEntry, GuardChain } from './chain.js';
-import { DialScanGuard } from './dial-scan.js';
+import { DialScanGuard } from './dial-scan/dial-scan.js';
 import type { EventStream } from './events.js';
-import { FloodGuard } from './flood.js';
-import { FraudGuard } from './fraud.js';
-import { SanityGuard } from './sanity.js';
-import { ScannerGuard } from './scanner.js';
+import { FloodGuard } from './flood/flood.js';
+import { FraudGuard } from './fraud/fraud.js';
+import { SanityGuard } from './sanity/sanity.js';
+import { ScannerGuard } from './scanner/scanner.js';
 import type { Guard } from './types.js';
 
 /** What guards may ask about sipwarden's own identity and the inside. */

@@ -6,8 +6,9 @@
  * order, the proxy carries out the verdict, and logs, metrics, fail2ban lines and the
  * dashboard all consume the one event stream.
  */
+
+import type { TransportName } from '../net/peer.js';
 import type { SipMessage } from '../sip/message.js';
-import type { TransportName } from '../transport/types.js';
 
 /** Where a message came from. The transport layer's `Peer` satisfies it. */
 export interface Source {

@@ -10,13 +10,12 @@
  */
 import type { HoneypotConfig } from '../config/types.js';
 import { sanitize } from '../log/sanitize.js';
-import type { EventLogger } from '../proxy/proxy.js';
-import { canReplyTo } from '../proxy/replies.js';
-import { RateLimit } from '../proxy/stats.js';
+import type { EventLogger } from '../log/types.js';
+import type { Destination, ListenerInfo, Peer, TransportName } from '../net/peer.js';
+import { RateLimit } from '../net/rate-limit.js';
 import { SipParseError } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
-import type { Destination } from '../transport/manager.js';
-import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
+import { canReplyTo } from '../sip/reply.js';
 import type { AttackStore, Observation } from './records.js';
 import { Responder } from './responder.js';
 import { type HoneypotSources, mayReflect, SourceTable } from './sources.js';

@@ -1,7 +1,7 @@
 /** Opens the honeypot and its attack records as the configuration says. */
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
-import type { EventLogger } from '../proxy/proxy.js';
+import type { EventLogger } from '../log/types.js';
 import { Honeypot, type HoneypotTransport } from './honeypot.js';
 import { type AttackStore, MemoryAttackStore } from './records.js';
 import { ATTACKS_FILE, SqliteAttackStore } from './records-sqlite.js';

@@ -9,10 +9,11 @@
  *
  * Every datagram goes through `send`, which applies the reflection bound and may refuse it.
  */
+
+import type { ListenerInfo, Peer } from '../net/peer.js';
 import { SipParseError } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
-import type { ListenerInfo, Peer } from '../transport/types.js';
 import { honeypotReply } from './reply.js';
 import { sdpAnswer } from './sdp.js';
 import type { HoneypotTokens } from './tokens.js';

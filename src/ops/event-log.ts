@@ -2,7 +2,7 @@ import type { EventStream } from '../guards/events.js';
 import type { SecurityEvent } from '../guards/types.js';
 import { banMessage } from '../log/ban-line.js';
 import { sanitize } from '../log/sanitize.js';
-import { RateLimit } from '../proxy/stats.js';
+import { RateLimit } from '../net/rate-limit.js';
 
 export interface EventLogTarget {
   debug(obj: object, msg?: string): void;

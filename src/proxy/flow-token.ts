@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Peer, TransportName } from '../transport/types.js';
+import type { Peer, TransportName } from '../net/peer.js';
 
 const TRANSPORTS: TransportName[] = ['udp', 'tcp', 'tls'];
 const VERSION = 1;

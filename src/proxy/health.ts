@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { EventLogger } from '../log/types.js';
+import type { Peer } from '../net/peer.js';
 import type { SipMessage } from '../sip/message.js';
 import type { TransportManager } from '../transport/manager.js';
-import type { Peer } from '../transport/types.js';
 import { BRANCH_PREFIX } from './branch.js';
-import type { EventLogger } from './proxy.js';
 import type { Target, Upstreams } from './upstreams.js';
 
 const PING_PREFIX = `${BRANCH_PREFIX}ping`;

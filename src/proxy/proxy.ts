@@ -4,12 +4,17 @@ import type { GuardChain } from '../guards/chain.js';
 import type { EventStream } from '../guards/events.js';
 import type { BlockingVerdict, ReplySpec } from '../guards/types.js';
 import type { HoneypotHook } from '../honeypot/honeypot.js';
+import type { EventLogger } from '../log/types.js';
+import { hash53Parts } from '../net/hash.js';
+import type { Destination, ListenerInfo, Peer, TransportName } from '../net/peer.js';
+import { RateLimit } from '../net/rate-limit.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { ParseLimits } from '../sip/limits.js';
 import type { SipMessage } from '../sip/message.js';
 import { type NameAddr, parseNameAddr } from '../sip/name-addr.js';
 import { parseMessage } from '../sip/parser.js';
+import { buildReply, canReplyTo } from '../sip/reply.js';
 import { firstElementEnd, splitList } from '../sip/split.js';
 import { hostAddress, parseUri, type SipUri } from '../sip/uri.js';
 import type { Via } from '../sip/via.js';
@@ -17,21 +22,12 @@ import { MessageWriter } from '../sip/writer.js';
 import { hideDialogRefs, restoreDialogRefs } from '../topology/dialog-refs.js';
 import { type HideFailure, ROUTE_PARAM, type TopologyHider, VIA_PARAM } from '../topology/hider.js';
 import { applyHygiene } from '../topology/hygiene.js';
-import type { Destination, TransportManager } from '../transport/manager.js';
-import type { ListenerInfo, Peer, TransportName } from '../transport/types.js';
+import type { TransportManager } from '../transport/manager.js';
 import type { TransactionWatch } from '../watch/watch.js';
-import { BRANCH_PREFIX, BranchSigner, hash53Parts } from './branch.js';
+import { BRANCH_PREFIX, BranchSigner } from './branch.js';
 import type { FlowTokens } from './flow-token.js';
-import { buildReply, canReplyTo } from './replies.js';
-import { ProxyStats, RateLimit } from './stats.js';
+import { ProxyStats } from './stats.js';
 import type { Target, Upstreams } from './upstreams.js';
-
-/** The subset of a pino logger the proxy uses. */
-export interface EventLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
 
 export interface ProxyOptions {
   limits: ParseLimits;

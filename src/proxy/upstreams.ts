@@ -1,5 +1,5 @@
-import type { TransportName } from '../transport/types.js';
-import { hash53 } from './branch.js';
+import { hash53 } from '../net/hash.js';
+import type { TransportName } from '../net/peer.js';
 
 export interface PingSettings {
   intervalMs: number;

@@ -18,7 +18,7 @@
  *   uses it again (a BYE, a NOTIFY) sipwarden recognises it and takes the suffix off instead
  *   of sealing it.
  */
-import { hash53 } from '../proxy/branch.js';
+import { hash53 } from '../net/hash.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';

@@ -1,6 +1,6 @@
+import type { Destination, ListenerInfo, MessageHandler, Peer, TransportName } from '../net/peer.js';
 import type { SipParseError } from '../sip/errors.js';
 import { type KeepAliveHandler, type StreamOptions, StreamTransport, type TlsFiles } from './stream.js';
-import type { ListenerInfo, MessageHandler, Peer, TransportName } from './types.js';
 import { UdpListener } from './udp.js';
 
 export interface ListenerSpec {
@@ -13,12 +13,6 @@ export interface ListenerSpec {
   advertisePort?: number;
   tls?: TlsFiles;
 }
-
-/**
- * A destination for an outgoing message: a Peer, where `listener` -1 means "pick by
- * transport and family" and `connId` 0 means "any connection to the address, or a new one".
- */
-export type Destination = Peer;
 
 /**
  * Every socket sipwarden owns: UDP listeners, TCP/TLS servers and connections. The only

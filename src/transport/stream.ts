@@ -5,11 +5,11 @@ import {
   type TLSSocket,
   connect as tlsConnect,
 } from 'node:tls';
+import type { ListenerInfo, MessageHandler, Peer, TransportName } from '../net/peer.js';
 import { SipParseError } from '../sip/errors.js';
 import { StreamFramer } from '../sip/framer.js';
 import type { ParseLimits } from '../sip/limits.js';
 import { ConnectionSlots, type SlotKind } from './slots.js';
-import type { ListenerInfo, MessageHandler, Peer, TransportName } from './types.js';
 
 export interface StreamOptions {
   idleTimeoutMs: number;

@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import type { ListenerInfo, MessageHandler, Peer } from './types.js';
+import type { ListenerInfo, MessageHandler, Peer } from '../net/peer.js';
 
 /** One bound UDP socket. Every datagram is one message (or a keep-alive). */
 export class UdpListener {

@@ -1,5 +1,5 @@
 import type { Source } from '../guards/types.js';
-import type { TransportName } from '../transport/types.js';
+import type { TransportName } from '../net/peer.js';
 
 const NO_CREDENTIALS: readonly string[] = Object.freeze([]);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AclGuard } from '../../src/guards/acl.js';
+import { AclGuard } from '../../src/guards/acl/acl.js';
 import { GuardChain } from '../../src/guards/chain.js';
 import { EventStream } from '../../src/guards/events.js';
 import type { Guard, SecurityEvent, Source, Verdict } from '../../src/guards/types.js';

@@ -4,8 +4,8 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { FloodConfig } from '../../src/config/types.js';
-import { FloodGuard } from '../../src/guards/flood.js';
-import { RateTable } from '../../src/guards/rate-table.js';
+import { FloodGuard } from '../../src/guards/flood/flood.js';
+import { RateTable } from '../../src/guards/flood/rate-table.js';
 import type { Source, Verdict } from '../../src/guards/types.js';
 import { formatIPv4, SourceKeys } from '../../src/net/index.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SANITY_CHECKS, type SanityCheck } from '../../src/config/types.js';
-import { SanityGuard } from '../../src/guards/sanity.js';
+import { SanityGuard } from '../../src/guards/sanity/sanity.js';
 import type { Source, Verdict } from '../../src/guards/types.js';
 import { parseMessage, type SipMessage, SipParseError } from '../../src/sip/index.js';
 import { loadCorpus, PROJECT_ROOT } from '../helpers/corpus.js';

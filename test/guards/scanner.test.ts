@@ -9,9 +9,9 @@ import { loadConfigFromString } from '../../src/config/index.js';
 import { DEFAULT_SCANNER_USER_AGENTS } from '../../src/config/schema.js';
 import type { GuardReplyConfig, ScannerConfig } from '../../src/config/types.js';
 import { BanPolicy } from '../../src/guards/ban-policy.js';
-import { inspectName } from '../../src/guards/injection.js';
-import { PatternMatcher, patternError } from '../../src/guards/patterns.js';
-import { ScannerGuard, type ScannerIdentity } from '../../src/guards/scanner.js';
+import { inspectName } from '../../src/guards/scanner/injection.js';
+import { PatternMatcher, patternError } from '../../src/guards/scanner/patterns.js';
+import { ScannerGuard, type ScannerIdentity } from '../../src/guards/scanner/scanner.js';
 import type { Source, Verdict } from '../../src/guards/types.js';
 import { parseMessage, type SipMessage } from '../../src/sip/index.js';
 import { loadCorpus, PROJECT_ROOT } from '../helpers/corpus.js';
@@ -432,7 +432,7 @@ describe('scanner guard: shell_metacharacters', () => {
   });
 });
 
-describe('injection rules (src/guards/injection.ts)', () => {
+describe('injection rules (src/guards/scanner/injection.ts)', () => {
   const flagged: Array<[string, 'sql' | 'shell']> = [
     ["' or 1=1--", 'sql'],
     ["a'or'3=3--", 'sql'],

@@ -10,9 +10,8 @@ import { Honeypot } from '../../src/honeypot/honeypot.js';
 import { MAX_USERNAMES, MemoryAttackStore, type Observation } from '../../src/honeypot/records.js';
 import { SqliteAttackStore } from '../../src/honeypot/records-sqlite.js';
 import { sdpAnswer } from '../../src/honeypot/sdp.js';
+import type { Destination, ListenerInfo, Peer } from '../../src/net/peer.js';
 import { parseMessage } from '../../src/sip/parser.js';
-import type { Destination } from '../../src/transport/manager.js';
-import type { ListenerInfo, Peer } from '../../src/transport/types.js';
 
 const CONFIG: HoneypotConfig = {
   enabled: true,

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
+import { SipHashKey, sipHash24 } from '../../src/net/siphash.js';
 import { BRANCH_PREFIX, BranchSigner } from '../../src/proxy/branch.js';
-import { SipHashKey, sipHash24 } from '../../src/proxy/siphash.js';
 
 /** An independent SipHash-2-4 (the `siphash` package), to compare with on random inputs. */
 const reference = createRequire(import.meta.url)('siphash') as {

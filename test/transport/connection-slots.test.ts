@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import type { ListenerInfo } from '../../src/net/peer.js';
 import { DEFAULT_LIMITS } from '../../src/sip/limits.js';
 import { ConnectionSlots, type SlotLimits } from '../../src/transport/slots.js';
 import { type StreamOptions, StreamTransport } from '../../src/transport/stream.js';
-import type { ListenerInfo } from '../../src/transport/types.js';
 
 const LIMITS: SlotLimits = { maxConnections: 10, maxConnectionsPerIp: 2, upstreamReserve: 2, ipv6Prefix: 64 };
 

@@ -48,16 +48,18 @@ import {
   type ScannerConfig,
   type ScannerSignal,
   type SignalAction,
-} from '../config/types.js';
-import { CidrSet, normalizeIp } from '../net/cidr.js';
-import type { SourceKeys } from '../net/source-key.js';
-import { parseAuthHeader } from '../sip/digest.js';
-import { SipParseError } from '../sip/errors.js';
-import { H } from '../sip/header-names.js';
-import type { SipMessage } from '../sip/message.js';
-import { type NameAddr, unquote } from '../sip/name-addr.js';
-import { hostAddress } from '../sip/uri.js';
-import { DigestParam, DigestScan } from './digest-scan.js';
+} from '../../config/types.js';
+import { CidrSet, normalizeIp } from '../../net/cidr.js';
+import type { SourceKeys } from '../../net/source-key.js';
+import { parseAuthHeader } from '../../sip/digest.js';
+import { SipParseError } from '../../sip/errors.js';
+import { H } from '../../sip/header-names.js';
+import type { SipMessage } from '../../sip/message.js';
+import { type NameAddr, unquote } from '../../sip/name-addr.js';
+import { hostAddress } from '../../sip/uri.js';
+import { DigestParam, DigestScan } from '../digest-scan.js';
+import type { Guard, ReplySpec, Source, Verdict } from '../types.js';
+import { PASS } from '../types.js';
 import {
   hasTrigger,
   hasTriggerBytes,
@@ -68,8 +70,6 @@ import {
 } from './injection.js';
 import { PatternMatcher, REGEX_INPUT_LIMIT } from './patterns.js';
 import { ScoreBoard } from './score.js';
-import type { Guard, ReplySpec, Source, Verdict } from './types.js';
-import { PASS } from './types.js';
 
 /** What the scanner needs to know about sipwarden's own addresses and the trusted ones. */
 export interface ScannerIdentity {

@@ -14,6 +14,12 @@ export interface Peer {
   connId: number;
 }
 
+/**
+ * A destination for an outgoing message: a Peer, where `listener` -1 means "pick by
+ * transport and family" and `connId` 0 means "any connection to the address, or a new one".
+ */
+export type Destination = Peer;
+
 /** A local listening socket's identity, as written in Via, Record-Route and Path. */
 export interface ListenerInfo {
   index: number;

@@ -8,16 +8,16 @@
  * The guard never throws: a header that fails to decode on demand (From, To and the
  * Request-URI are decoded lazily) becomes the failure of the check that read it.
  */
-import type { SanityCheck, SanityConfig } from '../config/types.js';
-import type { SipMessage } from '../sip/message.js';
+import type { SanityCheck, SanityConfig } from '../../config/types.js';
+import type { SipMessage } from '../../sip/message.js';
+import { type Guard, PASS, type Source, type Verdict } from '../types.js';
 import {
   failureOf,
   SANITY_CHECK_FUNCTIONS,
   type SanityCheckFunction,
   SanityContext,
   type SanityFailure,
-} from './sanity-checks.js';
-import { type Guard, PASS, type Source, type Verdict } from './types.js';
+} from './checks.js';
 
 /**
  * The order the checks run in: the Request-Line and the headers every message needs first,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { EventTimes, LruMap } from './bounded.js';
-import { INVITE_TRANSACTION_TIMEOUT_MS } from './transactions.js';
+import { EventTimes, LruMap } from '../../watch/bounded.js';
+import { INVITE_TRANSACTION_TIMEOUT_MS } from '../../watch/transactions.js';
 
 export interface Threshold {
   /** 0: off. */

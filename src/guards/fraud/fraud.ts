@@ -1,12 +1,12 @@
-import type { FraudConfig } from '../config/types.js';
-import { H } from '../sip/header-names.js';
-import type { SipMessage } from '../sip/message.js';
-import { parseNameAddr } from '../sip/name-addr.js';
-import { attemptId, dialogId, FraudTracker, isInternational, matchPrefix, normalizeNumber } from '../watch/fraud.js';
-import { FORBIDDEN, type Reporter } from '../watch/report.js';
-import type { WatchedRequest } from '../watch/transactions.js';
-import { attributedCredentials, bounded, type ResponseWatcher, type VerifiedCredentials } from '../watch/watch.js';
-import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from './types.js';
+import type { FraudConfig } from '../../config/types.js';
+import { H } from '../../sip/header-names.js';
+import type { SipMessage } from '../../sip/message.js';
+import { parseNameAddr } from '../../sip/name-addr.js';
+import { FORBIDDEN, type Reporter } from '../../watch/report.js';
+import type { WatchedRequest } from '../../watch/transactions.js';
+import { attributedCredentials, bounded, type ResponseWatcher, type VerifiedCredentials } from '../../watch/watch.js';
+import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from '../types.js';
+import { attemptId, dialogId, FraudTracker, isInternational, matchPrefix, normalizeNumber } from './tracker.js';
 
 /** Name in events and log lines. */
 export const FRAUD = 'fraud';

@@ -1,6 +1,6 @@
-import { H } from '../sip/header-names.js';
-import type { SipMessage } from '../sip/message.js';
-import { hash53 } from './branch.js';
+import { hash53 } from '../net/hash.js';
+import { H } from './header-names.js';
+import type { SipMessage } from './message.js';
 
 /**
  * Builds a response to `req` without any state (RFC 3261 8.2.6, 16.7): every Via, From,

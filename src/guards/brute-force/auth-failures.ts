@@ -1,4 +1,4 @@
-import { DistinctWindow, LruMap } from './bounded.js';
+import { DistinctWindow, LruMap } from '../../watch/bounded.js';
 
 export interface AuthFailureSettings {
   maxFailures: number;
