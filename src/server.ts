@@ -3,25 +3,28 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { DialogMembership } from './auth/dialog-membership.js';
 import type { AuthDeps } from './auth/guard.js';
 import { type AuthOutcome, AuthOutcomes } from './auth/outcomes.js';
-import { CredentialStripper } from './auth/strip.js';
 import { buildTrustedSet, ensureSecret } from './config/index.js';
 import type { Config, ListenConfig } from './config/types.js';
+import type { Module } from './core/module.js';
+import { Pipeline } from './core/module.js';
+import type { ReplySpec } from './core/verdict.js';
 import { FirewallSync } from './firewall/sync.js';
 import { GuardBuilder } from './guards/build.js';
 import type { GuardChain } from './guards/chain.js';
 import { EventStream } from './guards/events.js';
-import type { ReplySpec, SecurityEvent } from './guards/types.js';
+import type { SecurityEvent } from './guards/types.js';
 import type { Honeypot } from './honeypot/honeypot.js';
 import { openHoneypot } from './honeypot/open.js';
 import { banMessage } from './log/ban-line.js';
 import { sanitize } from './log/sanitize.js';
 import type { EventLogger } from './log/types.js';
+import { buildModules, type ModuleDeps } from './modules.js';
 import type { Peer } from './net/peer.js';
 import { RateLimit } from './net/rate-limit.js';
 import { logEvents } from './ops/event-log.js';
-import { DialogMembership } from './proxy/dialog-route.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
 import { type ProxyOptions, SipProxy } from './proxy/proxy.js';
@@ -33,7 +36,12 @@ import { buildTopologyHider } from './topology/build.js';
 import type { TopologyHider } from './topology/hider.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
 
-/** A running sipwarden: transports, proxy core and health checks wired together. */
+export interface ServerOptions {
+  /** Modules to run after the registry's, on every message (embedding, tests). */
+  modules?: readonly Module[];
+}
+
+/** A running sipwarden: transports, proxy core, modules and health checks wired together. */
 export class Server {
   private constructor(
     readonly transports: TransportManager,
@@ -54,6 +62,8 @@ export class Server {
     private honeypot: Honeypot | undefined,
     /** Which in-dialog requests the auth guard lets through (it follows the topology hider in force). */
     private readonly dialogs: DialogMembership,
+    /** Modules the embedder added after the registry's (kept across reloads). */
+    private readonly extraModules: readonly Module[],
   ) {
     this.wireHealth();
     this.wireRefusals();
@@ -65,21 +75,22 @@ export class Server {
 
   private firewall: FirewallSync | undefined;
 
+  /** What the proxy and the honeypot counted (the `stopping` log line). */
+  stats(): Record<string, unknown> {
+    return { ...this.proxy.stats.toJSON(), honeypot: Object.fromEntries(this.honeypot?.byGuard ?? []) };
+  }
+
   /** What edge authentication decided about every request it checked (the failure tracker subscribes here). */
   get authOutcomes(): AuthOutcomes {
     return this.auth.outcomes;
   }
 
   /**
-   * A banned source's TCP/TLS connections are closed as soon as they are accepted, and a new
-   * ban closes the connections it covers (onBanChange).
+   * A banned source's TCP/TLS connections are closed as soon as they are accepted (a module's
+   * connection hook), and a new ban closes the connections it covers (onBanChange).
    */
   private wireBans(): void {
-    this.transports.stream.refuseConnection = (address) =>
-      this.config.guards.bans.mode === 'enforce' &&
-      this.config.guards.chain.includes('bans') &&
-      !this.proxy.isTrustedAddress(address) &&
-      this.bans.find(address, Date.now()) !== undefined;
+    this.transports.stream.refuseConnection = (address) => !this.proxy.acceptsConnection(address);
   }
 
   private startFirewallSync(): void {
@@ -113,7 +124,7 @@ export class Server {
   }
 
   /** Binds every listener and starts forwarding; rejects with a message naming the cause. */
-  static async start(config: Config, log: EventLogger): Promise<Server> {
+  static async start(config: Config, log: EventLogger, options: ServerOptions = {}): Promise<Server> {
     const key = flowKey(config);
     let proxy: SipProxy | undefined;
     const transports = new TransportManager(
@@ -157,7 +168,6 @@ export class Server {
     outcomes.onListenerError = (err) => log.warn({ event: 'auth-listener-failed' }, String(err));
     const auth: AuthDeps = {
       outcomes,
-      stripper: new CredentialStripper(),
       storeFile: config.store.type === 'sqlite' ? config.store.path : undefined,
       secret: () => ensureSecret(config),
       log,
@@ -181,7 +191,7 @@ export class Server {
       const builder = guards;
       auth.judge = (o) => judgeEdgeAuth(o, builder);
       // The in-dialog skip: sipwarden's own Record-Route for this source, and a dialog the watch saw established.
-      dialogs = new DialogMembership(tokens, identity.isOwnHost, builder.watch.dialogs);
+      dialogs = new DialogMembership((t) => tokens.decode(t), identity.isOwnHost, builder.watch.dialogs);
       auth.inDialog = dialogs.belongs;
     } catch (err) {
       store.close();
@@ -212,7 +222,16 @@ export class Server {
       transports,
       upstreams,
       tokens,
-      proxyOptions(config, key, chain, auth, honeypot, events, topology, guards),
+      proxyOptions(config, key, {
+        log,
+        events,
+        chain,
+        refusesConnection: refusesConnection(config, store),
+        honeypot,
+        topology,
+        watch: guards.watch,
+        extra: options.modules,
+      }),
       log,
     );
     const server = new Server(
@@ -228,6 +247,7 @@ export class Server {
       auth,
       honeypot,
       dialogs,
+      options.modules ?? [],
     );
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
@@ -284,16 +304,16 @@ export class Server {
     this.dialogs.topology = topology;
     this.proxy.reconfigure(
       upstreams,
-      proxyOptions(
-        config,
-        flowKey(config),
+      proxyOptions(config, flowKey(config), {
+        log: this.log,
+        events: this.events,
         chain,
-        this.auth,
-        config.honeypot.enabled ? this.honeypot : undefined,
-        this.events,
+        refusesConnection: refusesConnection(config, this.bans),
+        honeypot: config.honeypot.enabled ? this.honeypot : undefined,
         topology,
-        this.guards,
-      ),
+        watch: this.guards.watch,
+        extra: this.extraModules,
+      }),
     );
     const before = this.config;
     this.config = config;
@@ -329,6 +349,12 @@ export class Server {
     await this.firewall?.close();
     this.bans.close();
   }
+}
+
+/** A banned source's connections are refused while the bans guard enforces; undefined: never. */
+function refusesConnection(config: Config, bans: BanStore): ((address: string) => boolean) | undefined {
+  if (config.guards.bans.mode !== 'enforce' || !config.guards.chain.includes('bans')) return undefined;
+  return (address) => bans.find(address, Date.now()) !== undefined;
 }
 
 /** A ban added by another process (`sipwarden bans add`): logged like a guard's ban. */
@@ -408,16 +434,7 @@ function flowKey(config: Config): Buffer {
   return createHash('sha256').update(ensureSecret(config)).digest();
 }
 
-function proxyOptions(
-  config: Config,
-  key: Buffer,
-  guards: GuardChain,
-  auth: AuthDeps,
-  honeypot: Honeypot | undefined,
-  events: EventStream,
-  topology: TopologyHider | undefined,
-  builder: GuardBuilder,
-): ProxyOptions {
+function proxyOptions(config: Config, key: Buffer, deps: Omit<ModuleDeps, 'config'>): ProxyOptions {
   // Upstream targets are inside by address and port (SipProxy.isInside); `trusted` adds
   // whole addresses and ranges.
   const trusted = buildTrustedSet({ trusted: config.trusted, upstreams: [] });
@@ -427,14 +444,9 @@ function proxyOptions(
     isTrusted: (address) => trusted.has(address),
     branchSeed: key.readUInt32BE(0),
     branchKey: createHmac('sha256', key).update('sipwarden branch').digest(),
-    guards,
     guardRepliesPerSecond: config.guards.repliesPerSecond,
     challengesPerSecond: config.guards.auth.challengesPerSecond,
-    rewriteOutside: auth.stripper?.apply,
-    honeypot,
-    topology,
-    events,
-    watch: builder.watch,
+    pipeline: new Pipeline(buildModules({ config, ...deps })),
   };
 }
 

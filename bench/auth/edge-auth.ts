@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthGuard, standaloneAuthDeps } from '../../src/auth/guard.js';
 import { loadConfigFromString } from '../../src/config/index.js';
-import type { Source, Verdict } from '../../src/guards/types.js';
+import type { Source, Verdict } from '../../src/core/verdict.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { batchAndRounds } from '../common/args.js';

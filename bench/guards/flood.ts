@@ -29,8 +29,9 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { FloodConfig } from '../../src/config/types.js';
+import type { Source } from '../../src/core/verdict.js';
 import { FloodGuard } from '../../src/guards/flood/flood.js';
-import type { Guard, Source } from '../../src/guards/types.js';
+import type { Guard } from '../../src/guards/types.js';
 import { formatIPv4, SourceKeys } from '../../src/net/index.js';
 import { table } from '../common/table.js';
 

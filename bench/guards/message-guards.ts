@@ -13,10 +13,10 @@
  */
 import { tmpdir } from 'node:os';
 import { loadConfigFromString } from '../../src/config/index.js';
+import type { Source, Verdict } from '../../src/core/verdict.js';
 import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { SanityGuard } from '../../src/guards/sanity/sanity.js';
 import { ScannerGuard } from '../../src/guards/scanner/scanner.js';
-import type { Source, Verdict } from '../../src/guards/types.js';
 import type { SipMessage } from '../../src/sip/message.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { batchAndRounds } from '../common/args.js';

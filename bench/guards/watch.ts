@@ -18,12 +18,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import { loadConfigFromString } from '../../src/config/index.js';
+import type { Source } from '../../src/core/verdict.js';
 import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { BruteForceGuard } from '../../src/guards/brute-force/brute-force.js';
 import { DialScanGuard } from '../../src/guards/dial-scan/dial-scan.js';
 import { EventStream } from '../../src/guards/events.js';
 import { FraudGuard } from '../../src/guards/fraud/fraud.js';
-import type { Source } from '../../src/guards/types.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { MessageWriter } from '../../src/sip/writer.js';
 import { Reporter } from '../../src/watch/report.js';

@@ -19,8 +19,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthAlgorithmName, AuthConfig } from '../config/types.js';
-import type { Guard, ReplySpec, Source, Verdict } from '../guards/types.js';
-import { PASS } from '../guards/types.js';
+import type { MessageContext } from '../core/context.js';
+import type { ReplySpec, Source, Verdict } from '../core/verdict.js';
+import { PASS } from '../core/verdict.js';
+import type { Guard } from '../guards/types.js';
 import { sanitize } from '../log/sanitize.js';
 import { hash53Parts } from '../net/hash.js';
 import type { AuthHeader } from '../sip/digest.js';
@@ -34,7 +36,7 @@ import { algorithmNamed, computeResponse, type DigestAlgorithm, hashOf, response
 import { NonceCodec, nonceKey } from './nonce.js';
 import { type AuthOutcome, type AuthOutcomeKind, AuthOutcomes, type AuthReason } from './outcomes.js';
 import { NonceCountTable } from './replay.js';
-import type { CredentialStripper } from './strip.js';
+import { VERIFIED } from './strip.js';
 import { ha1Of, type UserDirectory } from './users.js';
 import { type AuthLogger, FileUserDirectory } from './users-file.js';
 import { StoreUserDirectory } from './users-store.js';
@@ -43,8 +45,6 @@ import { StoreUserDirectory } from './users-store.js';
 export interface AuthDeps {
   /** Where outcomes go (kept across reloads by the server). */
   readonly outcomes: AuthOutcomes;
-  /** Removes checked credentials from forwarded requests; undefined: nothing is removed. */
-  readonly stripper: CredentialStripper | undefined;
   /** The store's SQLite file (`source: store`), or undefined when the store is in memory. */
   readonly storeFile: string | undefined;
   /** The top-level secret (config or data_dir), for the nonce key when guards.auth.secret is unset. */
@@ -139,7 +139,7 @@ export class AuthGuard implements Guard {
     return this.counts.size;
   }
 
-  checkMessage(msg: SipMessage, source: Source, now: number): Verdict {
+  checkMessage(msg: SipMessage, source: Source, now: number, ctx?: MessageContext): Verdict {
     if (!msg.isRequest) return PASS;
     const method = msg.method;
     const toTag = msg.to.tag;
@@ -250,7 +250,7 @@ export class AuthGuard implements Guard {
     if (used === 'evicted') return this.refuse(msg, source, now, realm, user, 'stale', 'stale', true);
 
     this.report(source, now, realm, user, 'success', 'ok', method);
-    this.deps.stripper?.mark(msg, at, this.config.stripCredentials && !this.monitor);
+    ctx?.set(VERIFIED, { header: at, strip: this.config.stripCredentials && !this.monitor });
     return PASS;
   }
 
@@ -389,5 +389,5 @@ function uriMatches(uri: string, requestUri: SipUri): boolean {
 /** Deps for a guard built without a running server (dry runs, benchmarks): no store, a random key. */
 export function standaloneAuthDeps(log: AuthLogger): AuthDeps {
   const secret = randomBytes(32).toString('base64url');
-  return { outcomes: new AuthOutcomes(), stripper: undefined, storeFile: undefined, secret: () => secret, log };
+  return { outcomes: new AuthOutcomes(), storeFile: undefined, secret: () => secret, log };
 }

@@ -6,7 +6,7 @@
  * throws does not stop the others or the request. Outcomes never carry credentials: `user`
  * is the username the client claimed, escaped and bounded (`sanitize`, 64 characters).
  */
-import type { Source } from '../guards/types.js';
+import type { Source } from '../core/verdict.js';
 
 /**
  * - `success`: valid credentials, the request goes on.

@@ -1,36 +1,33 @@
 /**
- * Remembers which credentials header of a request the auth guard verified, and removes it from
- * the request it forwards when `strip_credentials` asks (its own realm's Authorization or
- * Proxy-Authorization line): the server behind it never sees them, and credentials meant for
- * that server (another realm) stay.
- *
- * The guard marks the header of the request it just accepted; the proxy, building the
- * forwarded copy of that same request right after the chain (synchronously), removes it, and
- * the transaction watch (`verifiedHeader`) leaves it out of the credentials the server behind
- * judges. One mark at a time, no allocation per message.
+ * The credentials header of a request that sipwarden's auth guard verified: a mark on the
+ * message's context. The auth module removes that header from the forwarded copy when
+ * `strip_credentials` asks (its own realm's Authorization or Proxy-Authorization line), so the
+ * server behind never sees them and credentials meant for that server (another realm) stay;
+ * the transaction watch and the fraud guard read the mark to tell whose credentials count.
  */
-import type { SipMessage } from '../sip/message.js';
-import type { MessageWriter } from '../sip/writer.js';
+import { ContextKey, type MessageContext } from '../core/context.js';
+import type { Module } from '../core/module.js';
 
-export class CredentialStripper {
-  private marked: SipMessage | undefined = undefined;
-  private header = -1;
-  private strip = false;
+export interface VerifiedMark {
+  /** Header number of the credentials sipwarden verified. */
+  readonly header: number;
+  /** Remove it from the forwarded copy. */
+  readonly strip: boolean;
+}
 
-  /** Header number `k` of `msg` holds the credentials sipwarden verified; `strip`: remove it when forwarding. */
-  mark(msg: SipMessage, k: number, strip = true): void {
-    this.marked = msg;
-    this.header = k;
-    this.strip = strip;
+export const VERIFIED = new ContextKey<VerifiedMark>('auth.verified');
+
+/** The header number of the credentials sipwarden verified in this message, or -1. */
+export function verifiedHeader(ctx: MessageContext | undefined): number {
+  return ctx?.get(VERIFIED)?.header ?? -1;
+}
+
+/** Removes the verified credentials from the copy forwarded to the inside. */
+export class CredentialStripping implements Module {
+  readonly name = 'auth';
+
+  onRequestToInside(ctx: MessageContext): void {
+    const mark = ctx.get(VERIFIED);
+    if (mark?.strip === true) ctx.writer!.remove(mark.header);
   }
-
-  /** The header number sipwarden verified in `msg` (the last request it accepted), or -1. */
-  verifiedHeader(msg: SipMessage): number {
-    return this.marked === msg ? this.header : -1;
-  }
-
-  /** The proxy's hook: applies the mark if it is this message's and asks for removal. */
-  readonly apply = (msg: SipMessage, w: MessageWriter): void => {
-    if (this.marked === msg && this.strip) w.remove(this.header);
-  };
 }

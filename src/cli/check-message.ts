@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
-import type { Source } from '../guards/types.js';
+import type { Source } from '../core/verdict.js';
 import { normalizeIp } from '../net/cidr.js';
 import type { TransportName } from '../net/peer.js';
 import { SipParseError } from '../sip/errors.js';

@@ -90,10 +90,7 @@ function waitForSignals(server: Server, log: Logger, load: () => Config): Promis
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      log.info(
-        { event: 'stopping', signal, stats: server.proxy.stats.toJSON(), transport: server.transports.stats() },
-        'stopping',
-      );
+      log.info({ event: 'stopping', signal, stats: server.stats(), transport: server.transports.stats() }, 'stopping');
       server.stop().then(
         () => resolve(0),
         () => resolve(1),

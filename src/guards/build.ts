@@ -109,7 +109,6 @@ export class GuardBuilder {
     // The auth guard's in-dialog skip asks which dialogs were established.
     const auth = next.get('auth')?.guard;
     this.watch.trackDialogs = auth !== undefined && config.auth.mode !== 'off' && !config.auth.inDialog;
-    this.watch.verified = this.deps.auth?.stripper;
     const chain = new GuardChain(entries, this.deps.events, this.deps.store, Date.now, this.policy);
     chain.onStoreError = (err) => this.deps.log.warn({ event: 'store-error' }, String(err));
     return chain;
@@ -137,7 +136,7 @@ export class GuardBuilder {
       case 'dial_scan':
         return new DialScanGuard(config.dialScan, this.reporter);
       case 'fraud':
-        return new FraudGuard(config.fraud, this.reporter, this.deps.auth?.stripper);
+        return new FraudGuard(config.fraud, this.reporter);
       default:
         return undefined;
     }

@@ -1,19 +1,11 @@
+import type { MessageContext } from '../core/context.js';
+import { ACCEPT, type BlockingAction, type BlockingVerdict, PASS, type Source, type Verdict } from '../core/verdict.js';
 import { SipParseError } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import type { BanStore } from '../store/types.js';
 import { BanPolicy } from './ban-policy.js';
 import type { EventStream } from './events.js';
-import {
-  ACCEPT,
-  type BlockingAction,
-  type BlockingVerdict,
-  type Guard,
-  type GuardMode,
-  PASS,
-  type SecurityEvent,
-  type Source,
-  type Verdict,
-} from './types.js';
+import type { Guard, GuardMode, SecurityEvent } from './types.js';
 
 export interface ChainEntry {
   readonly guard: Guard;
@@ -22,9 +14,23 @@ export interface ChainEntry {
 
 /** What the chain decided about one message, and which guard decided it. */
 export interface ChainDecision {
-  verdict: Verdict;
+  readonly verdict: Verdict;
   /** Name of the guard whose verdict this is ('' for pass). */
-  guard: string;
+  readonly guard: string;
+}
+
+/** Where the chain puts its decision: a message's context, or a Decision. */
+export interface VerdictSink {
+  decide(v: Verdict, by: string): void;
+}
+
+class Decision implements ChainDecision, VerdictSink {
+  verdict: Verdict = PASS;
+  guard = '';
+  decide(v: Verdict, by: string): void {
+    this.verdict = v;
+    this.guard = by;
+  }
 }
 
 /**
@@ -41,8 +47,6 @@ export interface ChainDecision {
 export class GuardChain {
   private readonly sourceGuards: ChainEntry[];
   private readonly messageGuards: ChainEntry[];
-  /** Reused for every decision: the hot path allocates nothing for a pass. */
-  private readonly decision: ChainDecision = { verdict: PASS, guard: '' };
 
   constructor(
     readonly entries: readonly ChainEntry[],
@@ -67,41 +71,63 @@ export class GuardChain {
 
   /** Runs the guards that look at the source only (before parsing). */
   checkSource(source: Source, bytes: number): ChainDecision {
-    const d = this.decision;
+    const d = new Decision();
+    this.runSource(source, bytes, d);
+    return d;
+  }
+
+  /** Runs the guards that look at the parsed message. */
+  checkMessage(msg: SipMessage, source: Source): ChainDecision {
+    const d = new Decision();
+    this.runMessage(msg, source, d, undefined);
+    return d;
+  }
+
+  /** The source guards, for a message's context: the first verdict other than pass goes to `into`. */
+  runSource(source: Source, bytes: number, into: VerdictSink): void {
     const list = this.sourceGuards;
-    if (list.length === 0) return pass(d);
+    if (list.length === 0) return;
     const now = this.now();
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!;
       const v = e.guard.checkSource!(source, bytes, now);
       if (v.action === 'pass') continue;
-      if (v.action === 'accept') return decided(d, ACCEPT, e.guard.name);
-      if (this.decide(e, v, source, now, undefined)) return decided(d, v, e.guard.name);
+      if (v.action === 'accept') {
+        into.decide(ACCEPT, e.guard.name);
+        return;
+      }
+      if (this.decide(e, v, source, now, undefined)) {
+        into.decide(v, e.guard.name);
+        return;
+      }
     }
-    return pass(d);
   }
 
-  /** Runs the guards that look at the parsed message. */
-  checkMessage(msg: SipMessage, source: Source): ChainDecision {
-    const d = this.decision;
+  /** The message guards, for a message's context (`ctx` reaches the guards that keep per-message marks). */
+  runMessage(msg: SipMessage, source: Source, into: VerdictSink, ctx: MessageContext | undefined): void {
     const list = this.messageGuards;
-    if (list.length === 0) return pass(d);
+    if (list.length === 0) return;
     const now = this.now();
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!;
       let v: Verdict;
       try {
-        v = e.guard.checkMessage!(msg, source, now);
+        v = e.guard.checkMessage!(msg, source, now, ctx);
       } catch (err) {
         // A header decoded on demand was malformed: the message is not fit to forward.
         if (!(err instanceof SipParseError)) throw err;
         v = malformed(msg, err);
       }
       if (v.action === 'pass') continue;
-      if (v.action === 'accept') return decided(d, ACCEPT, e.guard.name);
-      if (this.decide(e, v, source, now, msg)) return decided(d, v, e.guard.name);
+      if (v.action === 'accept') {
+        into.decide(ACCEPT, e.guard.name);
+        return;
+      }
+      if (this.decide(e, v, source, now, msg)) {
+        into.decide(v, e.guard.name);
+        return;
+      }
     }
-    return pass(d);
   }
 
   /** Records a blocking verdict (ban, event); true when it is enforced. */
@@ -147,16 +173,4 @@ export class GuardChain {
 function malformed(msg: SipMessage, err: SipParseError): BlockingVerdict {
   if (!msg.isRequest || msg.method === 'ACK') return { action: 'drop', rule: 'malformed', detail: err.reason };
   return { action: 'reply', rule: 'malformed', detail: err.reason, reply: { code: 400, reason: err.reason } };
-}
-
-function pass(d: ChainDecision): ChainDecision {
-  d.verdict = PASS;
-  d.guard = '';
-  return d;
-}
-
-function decided(d: ChainDecision, v: Verdict, guard: string): ChainDecision {
-  d.verdict = v;
-  d.guard = guard;
-  return d;
 }

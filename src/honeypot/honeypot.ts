@@ -34,6 +34,8 @@ export interface HoneypotHook {
    * empty for a held source). True when the proxy should forward it to `forwardTarget`.
    */
   take(msg: SipMessage, peer: Peer, bytes: number, guard: string, rule: string): boolean;
+  /** Messages taken, by the guard that sent them (`held`: a source already in the honeypot). */
+  readonly byGuard: Map<string, number>;
 }
 
 /** What the honeypot sends through: the transport manager satisfies it. */
@@ -63,6 +65,7 @@ export interface HoneypotStats {
 }
 
 export class Honeypot implements HoneypotHook {
+  readonly byGuard = new Map<string, number>();
   readonly stats: HoneypotStats = {
     taken: 0,
     answered: 0,

@@ -40,3 +40,18 @@ export type MessageHandler = (data: Buffer, peer: Peer) => void;
 export function sipHostOf(address: string, family: 4 | 6 | 0): string {
   return family === 6 ? `[${address}]` : address;
 }
+
+/** host:port of a listener as written in SIP headers. */
+export function hostPort(l: ListenerInfo): string {
+  return `${l.sipHost}:${l.sipPort}`;
+}
+
+/** The `;transport=` URI parameter a listener needs ('' for UDP). */
+export function transportParam(l: ListenerInfo): string {
+  return l.transport === 'udp' ? '' : `;transport=${l.transport}`;
+}
+
+/** A Route or Record-Route entry naming a listener (no user part: not a flow). */
+export function listenerRoute(l: ListenerInfo): string {
+  return `<sip:${hostPort(l)}${transportParam(l)};lr>`;
+}

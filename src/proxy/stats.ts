@@ -10,8 +10,6 @@ export class ProxyStats {
   readonly dropped = new Map<string, number>();
   /** Messages a guard stopped, by guard. */
   readonly blocked = new Map<string, number>();
-  /** Messages handed to the honeypot, by the guard that sent them (`held`: a source already there). */
-  readonly honeypot = new Map<string, number>();
   /** Parse errors by error code. */
   readonly malformed = new Map<string, number>();
   keepAlives = 0;
@@ -31,7 +29,6 @@ export class ProxyStats {
       replies: Object.fromEntries(this.replies),
       dropped: Object.fromEntries(this.dropped),
       blocked: Object.fromEntries(this.blocked),
-      honeypot: Object.fromEntries(this.honeypot),
       malformed: Object.fromEntries(this.malformed),
     };
   }

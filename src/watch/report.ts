@@ -1,6 +1,6 @@
+import type { ReplySpec, Source } from '../core/verdict.js';
 import type { BanPolicy } from '../guards/ban-policy.js';
 import type { EventStream } from '../guards/events.js';
-import type { ReplySpec, Source } from '../guards/types.js';
 import { sanitize } from '../log/sanitize.js';
 import type { BanStore } from '../store/types.js';
 

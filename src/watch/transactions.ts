@@ -1,4 +1,4 @@
-import type { Source } from '../guards/types.js';
+import type { Source } from '../core/verdict.js';
 import type { TransportName } from '../net/peer.js';
 
 const NO_CREDENTIALS: readonly string[] = Object.freeze([]);

@@ -1,4 +1,4 @@
-import type { ReplySpec, Source } from '../guards/types.js';
+import type { ReplySpec, Source } from '../core/verdict.js';
 import { parseAuthHeader } from '../sip/digest.js';
 import { SipParseError } from '../sip/errors.js';
 import { H } from '../sip/header-names.js';
@@ -13,12 +13,6 @@ export const MAX_NAME = 128;
 const MAX_JUDGED = 8;
 /** Requests that create a dialog (RFC 3261 12.1, RFC 6665 4.4.1, RFC 3515 2.4.4). */
 const DIALOG_METHODS: ReadonlySet<string> = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
-
-/** What the watch asks the auth guard: the credentials header of a request it verified itself. */
-export interface VerifiedCredentials {
-  /** Header number of the credentials sipwarden verified in `msg`, or -1. */
-  verifiedHeader(msg: SipMessage): number;
-}
 
 /** A guard that acts on the answers to forwarded requests. */
 export interface ResponseWatcher {
@@ -49,8 +43,6 @@ export class TransactionWatch {
   readonly dialogs = new DialogTable();
   /** Fill `dialogs` (set by the guard builder when the auth guard skips in-dialog requests). */
   trackDialogs = false;
-  /** Which credentials sipwarden verified itself (the auth guard's marks); they are not the upstream's to judge. */
-  verified: VerifiedCredentials | undefined = undefined;
 
   constructor(
     cap?: number,
@@ -69,8 +61,11 @@ export class TransactionWatch {
     return this.watchers.length > 0;
   }
 
-  /** A request from the outside was forwarded upstream with sipwarden's `branch`. */
-  request(msg: SipMessage, source: Source, branch: string): void {
+  /**
+   * A request from the outside was forwarded upstream with sipwarden's `branch`. `verified`: the
+   * header number of the credentials sipwarden verified itself (not the upstream's to judge), or -1.
+   */
+  request(msg: SipMessage, source: Source, branch: string, verified = -1): void {
     const list = this.watchers;
     if (list.length === 0 && !this.trackDialogs) return;
     const method = msg.method;
@@ -83,7 +78,7 @@ export class TransactionWatch {
       // Only tracking dialogs: only the requests that open one need an entry.
       if (list.length === 0 && !opensDialog(msg)) return;
       if (table.get(branch, now) !== undefined) return; // a retransmission
-      fill(table.add(branch, now), msg, source, this.verified);
+      fill(table.add(branch, now), msg, source, verified);
     } catch (err) {
       // A header the watch reads was malformed: the request goes on unwatched.
       if (!(err instanceof SipParseError)) throw err;
@@ -160,7 +155,7 @@ function toTagOf(msg: SipMessage): string {
 }
 
 /** Fills a new entry from the request; throws SipParseError for a malformed header it reads. */
-function fill(e: WatchedRequest, msg: SipMessage, source: Source, verified: VerifiedCredentials | undefined): void {
+function fill(e: WatchedRequest, msg: SipMessage, source: Source, verified: number): void {
   e.transport = source.transport;
   e.address = source.address;
   e.port = source.port;
@@ -180,10 +175,9 @@ function fill(e: WatchedRequest, msg: SipMessage, source: Source, verified: Veri
   e.authUser = bounded(all[0]!.username);
   e.authRealm = bounded(all[0]!.realm);
   // What the server behind judges: every Digest credentials but those sipwarden verified itself.
-  const own = verified?.verifiedHeader(msg) ?? -1;
   const judged: string[] = [];
   for (const c of all) {
-    if (c.at === own) continue;
+    if (c.at === verified) continue;
     if (judged.length >= 2 * MAX_JUDGED) break;
     judged.push(bounded(c.username), bounded(c.realm));
   }
@@ -242,9 +236,9 @@ export function credentials(msg: SipMessage): { username: string | undefined; re
  */
 export function attributedCredentials(
   msg: SipMessage,
-  verified: VerifiedCredentials | undefined,
+  /** Header number of the credentials sipwarden verified, or -1. */
+  k: number,
 ): { username: string | undefined; realm: string | undefined } | undefined {
-  const k = verified?.verifiedHeader(msg) ?? -1;
   if (k >= 0) {
     const id = msg.headerIdAt(k);
     const a = parseAuthHeader(msg.headerValueAt(k), id === H.Authorization ? 'Authorization' : 'Proxy-Authorization');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Source, Verdict } from '../../src/core/verdict.js';
 import { AclGuard } from '../../src/guards/acl/acl.js';
 import { GuardChain } from '../../src/guards/chain.js';
 import { EventStream } from '../../src/guards/events.js';
-import type { Guard, SecurityEvent, Source, Verdict } from '../../src/guards/types.js';
+import type { Guard, SecurityEvent } from '../../src/guards/types.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { options } from '../helpers/udp.js';
 

@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { FloodConfig } from '../../src/config/types.js';
+import type { Source, Verdict } from '../../src/core/verdict.js';
 import { FloodGuard } from '../../src/guards/flood/flood.js';
 import { RateTable } from '../../src/guards/flood/rate-table.js';
-import type { Source, Verdict } from '../../src/guards/types.js';
 import { formatIPv4, SourceKeys } from '../../src/net/index.js';
 
 function hit4(t: RateTable, key: number, now: number): number {

@@ -1,7 +1,8 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { AclConfig, GuardReplyConfig } from '../../config/types.js';
+import { ACCEPT, PASS, type Source, type Verdict } from '../../core/verdict.js';
 import { CidrSet, normalizeCidr } from '../../net/cidr.js';
-import { ACCEPT, type Guard, PASS, type Source, type Verdict } from '../types.js';
+import type { Guard } from '../types.js';
 
 /** The subset of a logger the guard reports list-file problems to. */
 export interface AclLogger {

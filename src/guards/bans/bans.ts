@@ -6,19 +6,19 @@
  * is not banned) and, for a banned one, a verdict built once per ban and reused.
  */
 import type { BansGuardConfig, GuardReplyConfig } from '../../config/types.js';
-import { normalizeCidr, normalizeIp } from '../../net/cidr.js';
-import type { Ban, BanStore } from '../../store/types.js';
 import {
   type BanVerdict,
   type DropVerdict,
-  type Guard,
   type HoneypotVerdict,
   PASS,
   type ReplySpec,
   type ReplyVerdict,
   type Source,
   type Verdict,
-} from '../types.js';
+} from '../../core/verdict.js';
+import { normalizeCidr, normalizeIp } from '../../net/cidr.js';
+import type { Ban, BanStore } from '../../store/types.js';
+import type { Guard } from '../types.js';
 
 export const BANNED_RULE = 'banned';
 

@@ -1,11 +1,12 @@
 import type { BruteForceConfig } from '../../config/types.js';
+import { PASS, type ReplySpec, type Source, type Verdict } from '../../core/verdict.js';
 import { SipParseError } from '../../sip/errors.js';
 import { H } from '../../sip/header-names.js';
 import type { SipMessage } from '../../sip/message.js';
 import { FORBIDDEN, type Reporter, TRY_LATER } from '../../watch/report.js';
 import type { WatchedRequest } from '../../watch/transactions.js';
 import { bounded, digestCredentials, type ResponseWatcher } from '../../watch/watch.js';
-import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from '../types.js';
+import type { Guard } from '../types.js';
 import { AuthFailureTracker } from './auth-failures.js';
 
 /** Name in events and log lines (fail2ban's filter takes `[a-z0-9-]` names). */

@@ -1,11 +1,14 @@
+import { verifiedHeader } from '../../auth/strip.js';
 import type { FraudConfig } from '../../config/types.js';
+import type { MessageContext } from '../../core/context.js';
+import { PASS, type ReplySpec, type Source, type Verdict } from '../../core/verdict.js';
 import { H } from '../../sip/header-names.js';
 import type { SipMessage } from '../../sip/message.js';
 import { parseNameAddr } from '../../sip/name-addr.js';
 import { FORBIDDEN, type Reporter } from '../../watch/report.js';
 import type { WatchedRequest } from '../../watch/transactions.js';
-import { attributedCredentials, bounded, type ResponseWatcher, type VerifiedCredentials } from '../../watch/watch.js';
-import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from '../types.js';
+import { attributedCredentials, bounded, type ResponseWatcher } from '../../watch/watch.js';
+import type { Guard } from '../types.js';
 import { attemptId, dialogId, FraudTracker, isInternational, matchPrefix, normalizeNumber } from './tracker.js';
 
 /** Name in events and log lines. */
@@ -36,16 +39,16 @@ export class FraudGuard implements Guard, ResponseWatcher {
   constructor(
     private readonly config: FraudConfig,
     private readonly reporter: Reporter,
-    /** The auth guard's marks: the credentials it verified are the ones a call counts for. */
-    private readonly verified?: VerifiedCredentials,
   ) {
     this.tracker = new FraudTracker(config);
     this.prefixChecks = config.denyPrefixes.length > 0 || config.allowPrefixes.length > 0;
   }
 
-  checkMessage(msg: SipMessage, source: Source, now: number): Verdict {
+  /** `ctx` carries the auth guard's mark: the credentials it verified are the ones a call counts for. */
+  checkMessage(msg: SipMessage, source: Source, now: number, ctx?: MessageContext): Verdict {
     const method = msg.method;
-    if (method === 'REFER') return this.checkRefer(msg, source, now);
+    const verified = verifiedHeader(ctx);
+    if (method === 'REFER') return this.checkRefer(msg, source, now, verified);
     if (method !== 'INVITE' || msg.to.tag !== undefined) return PASS;
     if (!this.prefixChecks && !this.tracker.counting) return PASS;
     const user = msg.requestUri.user;
@@ -54,7 +57,7 @@ export class FraudGuard implements Guard, ResponseWatcher {
     const denied = this.checkPrefixes(number);
     if (denied !== undefined) return denied;
     if (!this.tracker.counting) return PASS;
-    const creds = attributedCredentials(msg, this.verified);
+    const creds = attributedCredentials(msg, verified);
     if (creds === undefined || this.reporter.isExempt(source)) return PASS;
     const caller = userKey(bounded(creds.username), bounded(creds.realm));
     const attempt = attemptId(msg.callId, msg.from.tag ?? '', '', method);
@@ -66,7 +69,7 @@ export class FraudGuard implements Guard, ResponseWatcher {
    * an INVITE's Request-URI user (its embedded headers, such as Replaces, do not matter). RFC
    * 3515 2.4.1: exactly one Refer-To; a REFER with several is refused rather than guessed at.
    */
-  private checkRefer(msg: SipMessage, source: Source, now: number): Verdict {
+  private checkRefer(msg: SipMessage, source: Source, now: number, verified: number): Verdict {
     if (!this.prefixChecks && !this.tracker.counting) return PASS;
     const k = msg.findHeaderId(H.ReferTo);
     if (k === -1) return PASS; // the PBX answers 400: nothing is placed
@@ -81,15 +84,21 @@ export class FraudGuard implements Guard, ResponseWatcher {
     if (!this.tracker.counting || this.reporter.isExempt(source)) return PASS;
     const fromTag = msg.from.tag ?? '';
     const toTag = msg.to.tag ?? '';
-    const caller = this.referrer(msg, msg.callId, fromTag, toTag);
+    const caller = this.referrer(msg, msg.callId, fromTag, toTag, verified);
     if (caller === undefined) return PASS;
     const attempt = attemptId(msg.callId, fromTag, toTag, 'REFER');
     return this.count(caller, bounded(number), attempt, msg.cseq.seq, false, source, now);
   }
 
   /** Who a REFER places a call for: its credentials' user, else the user whose call it transfers. */
-  private referrer(msg: SipMessage, callId: string, fromTag: string, toTag: string): string | undefined {
-    const creds = attributedCredentials(msg, this.verified);
+  private referrer(
+    msg: SipMessage,
+    callId: string,
+    fromTag: string,
+    toTag: string,
+    verified: number,
+  ): string | undefined {
+    const creds = attributedCredentials(msg, verified);
     if (creds !== undefined) return userKey(bounded(creds.username), bounded(creds.realm));
     return toTag === '' ? undefined : this.tracker.ownerOf(dialogId(callId, fromTag, toTag));
   }

@@ -10,6 +10,7 @@
  * sipwarden. Specifics, which may quote the message, go to `detail`.
  */
 import type { SanityCheck } from '../../config/types.js';
+import type { Source } from '../../core/verdict.js';
 import { TOKEN_BYTE } from '../../sip/chars.js';
 import { parseAuthHeader } from '../../sip/digest.js';
 import { SipParseError } from '../../sip/errors.js';
@@ -17,7 +18,6 @@ import { H } from '../../sip/header-names.js';
 import type { ContactValue, SipMessage } from '../../sip/message.js';
 import { quotedStringEnd } from '../../sip/params.js';
 import { DigestParam, DigestScan } from '../digest-scan.js';
-import type { Source } from '../types.js';
 
 export interface SanityFailure {
   readonly code: number;

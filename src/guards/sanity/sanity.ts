@@ -9,8 +9,9 @@
  * Request-URI are decoded lazily) becomes the failure of the check that read it.
  */
 import type { SanityCheck, SanityConfig } from '../../config/types.js';
+import { PASS, type Source, type Verdict } from '../../core/verdict.js';
 import type { SipMessage } from '../../sip/message.js';
-import { type Guard, PASS, type Source, type Verdict } from '../types.js';
+import type { Guard } from '../types.js';
 import {
   failureOf,
   SANITY_CHECK_FUNCTIONS,

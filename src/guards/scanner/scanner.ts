@@ -49,6 +49,8 @@ import {
   type ScannerSignal,
   type SignalAction,
 } from '../../config/types.js';
+import type { ReplySpec, Source, Verdict } from '../../core/verdict.js';
+import { PASS } from '../../core/verdict.js';
 import { CidrSet, normalizeIp } from '../../net/cidr.js';
 import type { SourceKeys } from '../../net/source-key.js';
 import { parseAuthHeader } from '../../sip/digest.js';
@@ -58,8 +60,7 @@ import type { SipMessage } from '../../sip/message.js';
 import { type NameAddr, unquote } from '../../sip/name-addr.js';
 import { hostAddress } from '../../sip/uri.js';
 import { DigestParam, DigestScan } from '../digest-scan.js';
-import type { Guard, ReplySpec, Source, Verdict } from '../types.js';
-import { PASS } from '../types.js';
+import type { Guard } from '../types.js';
 import {
   hasTrigger,
   hasTriggerBytes,

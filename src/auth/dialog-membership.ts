@@ -1,4 +1,5 @@
-import type { Source } from '../guards/types.js';
+import type { Source } from '../core/verdict.js';
+import type { Destination } from '../net/peer.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
 import { parseNameAddr } from '../sip/name-addr.js';
@@ -6,7 +7,6 @@ import { firstElementEnd } from '../sip/split.js';
 import type { SipUri } from '../sip/uri.js';
 import type { TopologyHider } from '../topology/hider.js';
 import type { DialogTable } from '../watch/dialogs.js';
-import type { FlowTokens } from './flow-token.js';
 
 /**
  * Whether a request from the outside with a To tag belongs to a dialog sipwarden saw
@@ -23,14 +23,15 @@ export class DialogMembership {
   topology: TopologyHider | undefined = undefined;
 
   constructor(
-    private readonly tokens: FlowTokens,
+    /** Decodes a flow token of sipwarden's Record-Route (undefined: not a valid token). */
+    private readonly decodeFlow: (token: string) => Destination | undefined,
     private readonly isOwnHost: (host: string, port: number | undefined) => boolean,
     private readonly dialogs: DialogTable,
   ) {}
 
   readonly belongs = (msg: SipMessage, source: Source, now: number): boolean => {
     const tag = msg.to.tag;
-    if (tag === undefined || !routedForSource(msg, source, this.tokens, this.isOwnHost)) return false;
+    if (tag === undefined || !routedForSource(msg, source, this.decodeFlow, this.isOwnHost)) return false;
     const callId = msg.callId;
     if (this.dialogs.has(callId, tag, now)) return true;
     const topo = this.topology;
@@ -52,7 +53,7 @@ export class DialogMembership {
 export function routedForSource(
   msg: SipMessage,
   source: Source,
-  tokens: FlowTokens,
+  decodeFlow: (token: string) => Destination | undefined,
   isOwnHost: (host: string, port: number | undefined) => boolean,
 ): boolean {
   const k = msg.findHeaderId(H.Route);
@@ -69,7 +70,7 @@ export function routedForSource(
   if ((uri.scheme !== 'sip' && uri.scheme !== 'sips') || uri.user === undefined) return false;
   const tls = uri.scheme === 'sips' || uri.params.get('transport')?.toLowerCase() === 'tls';
   if (!isOwnHost(uri.host, uri.port ?? (tls ? 5061 : 5060))) return false;
-  const flow = tokens.decode(uri.user);
+  const flow = decodeFlow(uri.user);
   if (flow === undefined) return false;
   if (flow.transport !== source.transport || flow.address !== source.address) return false;
   return source.transport !== 'udp' || flow.port === source.port;
