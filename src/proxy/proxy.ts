@@ -9,8 +9,6 @@ import { SipParseError } from '../sip/errors.js';
 import type { ParseLimits } from '../sip/limits.js';
 import type { SipMessage } from '../sip/message.js';
 import { parseMessage } from '../sip/parser.js';
-import { firstElementEnd } from '../sip/split.js';
-import { hostAddress, type SipUri } from '../sip/uri.js';
 import { MessageWriter } from '../sip/writer.js';
 import type { TransportManager } from '../transport/manager.js';
 import { Answers } from './answers.js';
@@ -21,7 +19,15 @@ import { createsDialog, popOwnRoutes, recordRoute } from './route-set.js';
 import { ProxyStats } from './stats.js';
 import { type Prechecked, precheck } from './transaction.js';
 import type { Target, Upstreams } from './upstreams.js';
-import { ownVia, responseRoute, routeOf, stampedClientVia, uriDestination, viaDestination } from './via.js';
+import {
+  ownVia,
+  removeOwnVia,
+  responseRoute,
+  routeOf,
+  stampedClientVia,
+  uriDestination,
+  viaDestination,
+} from './via.js';
 
 export interface ProxyOptions {
   limits: ParseLimits;
@@ -71,9 +77,8 @@ export class SipProxy {
   ) {
     this.answers = new Answers(options, options.limits, this.stats, (p, d) => this.transports.send(p, d), log);
     this.signer = new BranchSigner(options.branchKey);
-    const failed = (err: unknown) => this.log.warn({ event: 'hook-failed' }, String(err));
-    this.bySource = new KeyedQueue(failed);
-    this.byCallId = new KeyedQueue(failed);
+    this.bySource = new KeyedQueue(this.hookFailed);
+    this.byCallId = new KeyedQueue(this.hookFailed);
     this.routing = {
       isOwnUri: this.identity.isOwnUri,
       isInsideAddress: (host) => this.isTrustedAddress(host),
@@ -83,6 +88,8 @@ export class SipProxy {
     };
     this.refreshIdentity();
   }
+
+  private readonly hookFailed = (err: unknown): void => this.log.warn({ event: 'hook-failed' }, String(err));
 
   /** The upstreams in force (they change on reload). */
   readonly upstreamSet = (): Upstreams => this.upstreams;
@@ -141,7 +148,11 @@ export class SipProxy {
     const now = Date.now();
     for (let i = 0; i < checks; i++) {
       const ctx = new MessageContext(KEEPALIVE, peer, now, false, this.routing);
-      if (pipeline.run('onSource', ctx) !== undefined) return true;
+      const waits = pipeline.run('onSource', ctx);
+      if (waits !== undefined) {
+        waits.catch(this.hookFailed);
+        return true;
+      }
       if (ctx.accepted) return true;
       if (ctx.blocked || ctx.ended) {
         this.stats.count(this.stats.blocked, ctx.verdictBy);
@@ -154,11 +165,9 @@ export class SipProxy {
   private static readonly KEEPALIVE_CHECKS = 32;
 
   /**
-   * Where a message comes from is inside when it is a trusted address, or an upstream target
-   * that an outsider cannot impersonate: over UDP the target's own address and port (PBXs send
-   * from their listening port), over TCP/TLS only a connection sipwarden opened to the target.
-   * A connection accepted from a target's address is outside unless the address is trusted: on
-   * a shared or NATed address, any client could open one (docs/proxy.md, "Inside and outside").
+   * Inside: a trusted address, or an upstream target an outsider cannot impersonate: over UDP its
+   * own address and port, over TCP/TLS only a connection sipwarden opened to it (a connection
+   * accepted from its address could be anyone's behind a NAT: docs/proxy.md, "Inside and outside").
    */
   private isInsideSource(peer: Peer): boolean {
     if (this.options.isTrusted(peer.address)) return true;
@@ -267,8 +276,8 @@ export class SipProxy {
       const requestUri = ctx.requestUri ?? msg.requestUri;
       let target: Target | undefined;
       const next = remaining[0];
-      if (next !== undefined) target = this.targetOfUri(next.uri);
-      if (target === undefined && !this.identity.isOwnUri(requestUri)) target = this.targetOfUri(requestUri);
+      if (next !== undefined) target = this.upstreams.findUri(next.uri);
+      if (target === undefined && !this.identity.isOwnUri(requestUri)) target = this.upstreams.findUri(requestUri);
       target ??= this.upstreams.choose(msg.callId);
       if (target === undefined) {
         this.answers.answer(msg, peer, { code: 503, reason: 'Service Unavailable' }, 'no-upstream', 'none');
@@ -365,12 +374,6 @@ export class SipProxy {
     this.transports.send(dest, w.toBuffer());
   }
 
-  private targetOfUri(uri: SipUri): Target | undefined {
-    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
-    const port = uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060);
-    return this.upstreams.find(hostAddress(uri.host), port);
-  }
-
   // ---- responses -----------------------------------------------------------------------
 
   private response(ctx: MessageContext): Promise<void> | undefined {
@@ -420,14 +423,7 @@ export class SipProxy {
       return undefined;
     }
     const w = new MessageWriter(msg);
-    const unfolded = ctx.unfoldedVias;
-    if (unfolded === undefined) {
-      w.removeFirstElement(msg.viaAt);
-    } else {
-      const line = msg.headerValueAt(msg.viaAt);
-      const cut = firstElementEnd(line);
-      w.replace(msg.viaAt, cut >= line.length ? unfolded : `${unfolded}, ${line.slice(cut + 1).trim()}`);
-    }
+    removeOwnVia(msg, w, ctx.unfoldedVias);
     ctx.writer = w;
     ctx.destination = dest;
     ctx.branch = branch;

@@ -1,5 +1,6 @@
 import { hash53 } from '../net/hash.js';
 import type { TransportName } from '../net/peer.js';
+import { hostAddress, type SipUri } from '../sip/uri.js';
 
 export interface PingSettings {
   intervalMs: number;
@@ -84,6 +85,12 @@ export class Upstreams {
     if (live.length === 0) return undefined;
     if (live.length === 1) return live[0];
     return live[hash53(key, 7) % live.length];
+  }
+
+  /** The target a sip: or sips: URI names by its host and port, if it is one. */
+  findUri(uri: SipUri): Target | undefined {
+    if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return undefined;
+    return this.find(hostAddress(uri.host), uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060));
   }
 
   /** The target at this address and port, if it is one. */

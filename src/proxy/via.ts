@@ -9,6 +9,7 @@ import type { SipMessage } from '../sip/message.js';
 import { firstElementEnd } from '../sip/split.js';
 import { hostAddress, type SipUri } from '../sip/uri.js';
 import type { Via } from '../sip/via.js';
+import type { MessageWriter } from '../sip/writer.js';
 import { BRANCH_PREFIX } from './branch.js';
 
 /**
@@ -131,4 +132,18 @@ export function responseRoute(via: Via, peer: Peer, forceRport: boolean): string
 /** The same route, read from a response: sipwarden's Via and where the next Via sends it. */
 export function routeOf(ours: Via, dest: Destination): string {
   return `${ours.params.get('sw') ?? ''}|${dest.transport}|${dest.address}|${dest.port}`;
+}
+
+/**
+ * Takes sipwarden's own Via off a response, or replaces it with the inside's Vias a hook
+ * unfolded from it (topology hiding).
+ */
+export function removeOwnVia(msg: SipMessage, w: MessageWriter, unfolded: string | undefined): void {
+  if (unfolded === undefined) {
+    w.removeFirstElement(msg.viaAt);
+    return;
+  }
+  const line = msg.headerValueAt(msg.viaAt);
+  const cut = firstElementEnd(line);
+  w.replace(msg.viaAt, cut >= line.length ? unfolded : `${unfolded}, ${line.slice(cut + 1).trim()}`);
 }
