@@ -6,9 +6,9 @@
  */
 import { CredentialStripping } from './auth/strip.js';
 import type { Config } from './config/types.js';
+import type { EventBus } from './core/events.js';
 import type { Module } from './core/module.js';
 import type { GuardChain } from './guards/chain.js';
-import type { EventStream } from './guards/events.js';
 import { GuardsModule } from './guards/module.js';
 import type { HoneypotHook } from './honeypot/honeypot.js';
 import { HoneypotModule } from './honeypot/module.js';
@@ -22,7 +22,7 @@ import type { TransactionWatch } from './watch/watch.js';
 export interface ModuleDeps {
   readonly config: Config;
   readonly log: EventLogger;
-  readonly events: EventStream;
+  readonly events: EventBus;
   /** The guard chain built from `guards` (rebuilt on reload). */
   readonly chain: GuardChain;
   /** True when a banned source's TCP/TLS connections are refused as they are accepted. */
@@ -40,7 +40,7 @@ const REGISTRY: readonly Factory[] = [
   (d) => new GuardsModule(d.chain, d.refusesConnection),
   (d) => (d.honeypot === undefined ? undefined : new HoneypotModule(d.honeypot)),
   (d) => (d.config.guards.chain.includes('auth') ? new CredentialStripping() : undefined),
-  (d) => (d.topology === undefined ? undefined : new TopologyModule(d.topology, d.events, d.log)),
+  (d) => (d.topology === undefined ? undefined : new TopologyModule(d.topology, d.events.decisions, d.log)),
   (d) => new WatchModule(d.watch),
 ];
 

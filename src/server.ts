@@ -5,21 +5,22 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { DialogMembership } from './auth/dialog-membership.js';
 import type { AuthDeps } from './auth/guard.js';
+import { countAuthOutcomes } from './auth/metrics.js';
 import { type AuthOutcome, AuthOutcomes } from './auth/outcomes.js';
 import { buildTrustedSet, ensureSecret } from './config/index.js';
 import type { Config, ListenConfig } from './config/types.js';
-import type { Module } from './core/module.js';
-import { Pipeline } from './core/module.js';
+import { publishBanChanges } from './core/ban-feed.js';
+import { EventBus } from './core/events.js';
+import { countEvents, createRegistry, observeBans, type Registry } from './core/metrics.js';
+import { type Module, Pipeline } from './core/module.js';
 import type { ReplySpec } from './core/verdict.js';
+import { observeFirewallSync } from './firewall/metrics.js';
 import { FirewallSync } from './firewall/sync.js';
 import { GuardBuilder } from './guards/build.js';
 import type { GuardChain } from './guards/chain.js';
-import { EventStream } from './guards/events.js';
-import type { SecurityEvent } from './guards/types.js';
 import type { Honeypot } from './honeypot/honeypot.js';
+import { observeHoneypot } from './honeypot/metrics.js';
 import { openHoneypot } from './honeypot/open.js';
-import { banMessage } from './log/ban-line.js';
-import { sanitize } from './log/sanitize.js';
 import type { EventLogger } from './log/types.js';
 import { buildModules, type ModuleDeps } from './modules.js';
 import type { Peer } from './net/peer.js';
@@ -27,14 +28,16 @@ import { RateLimit } from './net/rate-limit.js';
 import { logEvents } from './ops/event-log.js';
 import { FlowTokens } from './proxy/flow-token.js';
 import { HealthChecker } from './proxy/health.js';
+import { observeProxyStats, observeUpstreams } from './proxy/metrics.js';
 import { type ProxyOptions, SipProxy } from './proxy/proxy.js';
 import { type TargetSpec, type UpstreamSpec, Upstreams } from './proxy/upstreams.js';
 import type { SipParseError } from './sip/errors.js';
 import { openBanStore } from './store/open.js';
-import type { Ban, BanChange, BanStore } from './store/types.js';
+import type { BanChange, BanStore } from './store/types.js';
 import { buildTopologyHider } from './topology/build.js';
 import type { TopologyHider } from './topology/hider.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
+import { observeTransports } from './transport/metrics.js';
 
 export interface ServerOptions {
   /** Modules to run after the registry's, on every message (embedding, tests). */
@@ -50,8 +53,10 @@ export class Server {
     /** URL of each listener by index ('' once removed by a reload). */
     private readonly listenerUrls: string[],
     private readonly log: EventLogger,
-    /** Every guard decision, for logs, metrics and the dashboard. */
-    readonly events: EventStream,
+    /** Every ban, unban, block, alert and state change, for logs, metrics and the dashboard. */
+    readonly events: EventBus,
+    /** This server's metrics (never the global default registry). */
+    readonly metrics: Registry,
     private readonly guards: GuardBuilder,
     /** Bans, shared by the guards, the CLI (same file) and the firewall sync. */
     readonly bans: BanStore,
@@ -68,9 +73,10 @@ export class Server {
     this.wireHealth();
     this.wireRefusals();
     health.start();
-    bans.onChange = (change) => this.onBanChange(change);
+    this.wireBanChanges();
     this.wireBans();
     this.startFirewallSync();
+    this.wireMetrics();
   }
 
   private firewall: FirewallSync | undefined;
@@ -101,26 +107,29 @@ export class Server {
   }
 
   /**
-   * Logs ban changes the guards did not already report: bans added or lifted by the CLI on the
-   * same file (a single address gets the fail2ban line too), expiries. Feeds the firewall sync.
+   * The store's changes: the ones the guards did not already report (bans added or lifted by the
+   * CLI on the same file, expiries) become events; every change feeds the firewall sync, and a
+   * new ban closes the connections it covers.
    */
-  private onBanChange(change: BanChange): void {
-    this.firewall?.onChange(change);
-    switch (change.kind) {
-      case 'added':
-        if (change.external) logExternalBan(this.log, change.ban);
-        this.transports.stream.closeBanned(change.ban.target);
-        break;
-      case 'removed':
-        this.log.info({ event: 'unban', target: change.target, external: change.external }, 'ban lifted');
-        break;
-      case 'expired':
-        this.log.info({ event: 'ban-expired', target: change.ban.target, guard: change.ban.guard }, 'ban expired');
-        break;
-      case 'flushed':
-        this.log.info({ event: 'bans-flushed', count: change.count, external: change.external }, 'bans flushed');
-        break;
-    }
+  private wireBanChanges(): void {
+    publishBanChanges(this.bans, this.events);
+    this.bans.subscribe((change: BanChange) => {
+      this.firewall?.onChange(change);
+      if (change.kind === 'added') this.transports.stream.closeBanned(change.ban.target);
+    });
+  }
+
+  /** Every module's metrics in this server's registry; read at scrape time where they count on the message path. */
+  private wireMetrics(): void {
+    const registry = this.metrics;
+    countEvents(registry, this.events);
+    countAuthOutcomes(registry, this.auth.outcomes);
+    observeBans(registry, this.bans);
+    observeProxyStats(registry, () => this.proxy.stats);
+    observeUpstreams(registry, this.proxy.upstreamSet);
+    observeTransports(registry, this.transports);
+    observeHoneypot(registry, () => this.honeypot);
+    observeFirewallSync(registry, () => this.firewall?.stats());
   }
 
   /** Binds every listener and starts forwarding; rejects with a message naming the cause. */
@@ -157,7 +166,7 @@ export class Server {
       await transports.close();
       throw err;
     }
-    const events = new EventStream();
+    const events = new EventBus();
     events.onListenerError = (err) => log.warn({ event: 'event-listener-failed' }, String(err));
     logEvents(events, log);
     const identity = {
@@ -200,7 +209,7 @@ export class Server {
     }
     let honeypot: Honeypot | undefined;
     try {
-      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log, guards.banPolicy) : undefined;
+      honeypot = config.honeypot.enabled ? openHoneypot(config, transports, log, guards.banPolicy, events) : undefined;
     } catch (err) {
       guards.close();
       store.close();
@@ -237,10 +246,11 @@ export class Server {
     const server = new Server(
       transports,
       proxy,
-      new HealthChecker(upstreams, transports, log),
+      new HealthChecker(upstreams, transports, events),
       urls,
       log,
       events,
+      createRegistry(),
       guards,
       store,
       config,
@@ -296,7 +306,8 @@ export class Server {
     const chain = this.guards.build(config.guards, config.sources);
     if (config.honeypot.enabled) {
       const sources = this.guards.banPolicy;
-      if (this.honeypot === undefined) this.honeypot = openHoneypot(config, this.transports, this.log, sources);
+      if (this.honeypot === undefined)
+        this.honeypot = openHoneypot(config, this.transports, this.log, sources, this.events);
       else this.honeypot.reconfigure(config.honeypot, config.guards.repliesPerSecond, sources);
     }
     this.health.stop();
@@ -332,7 +343,7 @@ export class Server {
       await old?.close();
       this.startFirewallSync();
     }
-    this.health = new HealthChecker(upstreams, this.transports, this.log);
+    this.health = new HealthChecker(upstreams, this.transports, this.events);
     this.wireHealth();
     this.health.start();
     this.log.info(
@@ -355,37 +366,6 @@ export class Server {
 function refusesConnection(config: Config, bans: BanStore): ((address: string) => boolean) | undefined {
   if (config.guards.bans.mode !== 'enforce' || !config.guards.chain.includes('bans')) return undefined;
   return (address) => bans.find(address, Date.now()) !== undefined;
-}
-
-/** A ban added by another process (`sipwarden bans add`): logged like a guard's ban. */
-function logExternalBan(log: EventLogger, ban: Ban): void {
-  const single = isIP(ban.target) !== 0;
-  const event: SecurityEvent = {
-    time: Date.now(),
-    source: {
-      transport: 'udp',
-      address: single ? ban.target : '0.0.0.0',
-      port: 0,
-      family: isIP(ban.target) === 6 ? 6 : 4,
-    },
-    guard: ban.guard,
-    rule: 'manual',
-    action: 'ban',
-    monitor: false,
-    detail: ban.reason,
-    ban: { target: ban.target, until: ban.expires, reason: ban.reason },
-  };
-  const fields = {
-    guard: ban.guard,
-    rule: 'manual',
-    target: ban.target,
-    until: new Date(ban.expires).toISOString(),
-    detail: sanitize(ban.reason, 200),
-    external: true,
-  };
-  // fail2ban bans hosts: only a single address gets the line its filter matches.
-  if (single) log.warn({ event: 'ban', source: ban.target, ...fields }, banMessage(event));
-  else log.warn({ event: 'ban-network', ...fields }, 'network banned');
 }
 
 /** Binds one configured listener; returns its URL. Errors name the URL and the cause. */

@@ -18,11 +18,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { loadConfigFromString } from '../../src/config/index.js';
+import { EventBus } from '../../src/core/events.js';
 import type { Source } from '../../src/core/verdict.js';
 import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { BruteForceGuard } from '../../src/guards/brute-force/brute-force.js';
 import { DialScanGuard } from '../../src/guards/dial-scan/dial-scan.js';
-import { EventStream } from '../../src/guards/events.js';
 import { FraudGuard } from '../../src/guards/fraud/fraud.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { MessageWriter } from '../../src/sip/writer.js';
@@ -108,7 +108,7 @@ const rows: string[][] = [];
 for (const c of cases) {
   let now = 1_700_000_000_000;
   const reporter = new Reporter({
-    events: new EventStream(),
+    events: new EventBus(),
     store: undefined,
     log: { warn() {} },
     isExempt: () => false,

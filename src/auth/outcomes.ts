@@ -6,6 +6,7 @@
  * throws does not stop the others or the request. Outcomes never carry credentials: `user`
  * is the username the client claimed, escaped and bounded (`sanitize`, 64 characters).
  */
+import { Subscribers } from '../core/subscribers.js';
 import type { Source } from '../core/verdict.js';
 
 /**
@@ -58,29 +59,9 @@ export interface AuthOutcome {
 
 export type AuthOutcomeListener = (outcome: AuthOutcome) => void;
 
-export class AuthOutcomes {
-  private listeners: AuthOutcomeListener[] = [];
-  onListenerError: (err: unknown) => void = () => {};
-
+export class AuthOutcomes extends Subscribers<AuthOutcome> {
   /** Subscribes; returns the function that unsubscribes. */
   on(listener: AuthOutcomeListener): () => void {
-    this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-    };
-  }
-
-  get listenerCount(): number {
-    return this.listeners.length;
-  }
-
-  emit(outcome: AuthOutcome): void {
-    for (const l of this.listeners) {
-      try {
-        l(outcome);
-      } catch (err) {
-        this.onListenerError(err);
-      }
-    }
+    return this.subscribe(listener);
   }
 }

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Config } from '../config/types.js';
+import { EventBus } from '../core/events.js';
 import type { Source, Verdict } from '../core/verdict.js';
 import type { BanPolicy } from '../guards/ban-policy.js';
 import { GuardBuilder } from '../guards/build.js';
-import { EventStream } from '../guards/events.js';
 import { CidrSet } from '../net/cidr.js';
 import type { SipMessage } from '../sip/message.js';
 import { hostAddress } from '../sip/uri.js';
@@ -49,7 +49,7 @@ export class GuardDryRun {
     const store = new MemoryBanStore({ maxBans: this.config.guards.bans.maxBans });
     for (const ban of this.bans()) store.add(ban);
     const builder = new GuardBuilder({
-      events: new EventStream(),
+      events: new EventBus(),
       store,
       log: SILENT,
       identity: {

@@ -1,5 +1,6 @@
 import { type AuthDeps, AuthGuard, standaloneAuthDeps } from '../auth/guard.js';
 import type { GuardName, GuardsConfig, SourcesConfig } from '../config/types.js';
+import type { EventBus } from '../core/events.js';
 import type { BanStore } from '../store/types.js';
 import { Reporter } from '../watch/report.js';
 import { type ResponseWatcher, TransactionWatch } from '../watch/watch.js';
@@ -9,7 +10,6 @@ import { BansGuard } from './bans/bans.js';
 import { BruteForceGuard } from './brute-force/brute-force.js';
 import { type ChainEntry, GuardChain } from './chain.js';
 import { DialScanGuard } from './dial-scan/dial-scan.js';
-import type { EventStream } from './events.js';
 import { FloodGuard } from './flood/flood.js';
 import { FraudGuard } from './fraud/fraud.js';
 import { SanityGuard } from './sanity/sanity.js';
@@ -25,7 +25,7 @@ export interface Identity {
 }
 
 export interface GuardDeps {
-  readonly events: EventStream;
+  readonly events: EventBus;
   readonly store: BanStore | undefined;
   readonly log: AclLogger;
   readonly identity: Identity;

@@ -1,11 +1,12 @@
 import type { MessageContext } from '../core/context.js';
-import { ACCEPT, type BlockingAction, type BlockingVerdict, PASS, type Source, type Verdict } from '../core/verdict.js';
+import type { EventBus } from '../core/events.js';
+import { ACCEPT, type BlockingVerdict, PASS, type Source, type Verdict } from '../core/verdict.js';
 import { SipParseError } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import type { BanStore } from '../store/types.js';
 import { BanPolicy } from './ban-policy.js';
-import type { EventStream } from './events.js';
-import type { Guard, GuardMode, SecurityEvent } from './types.js';
+import { BanRecorder } from './ban-recorder.js';
+import type { Guard, GuardMode } from './types.js';
 
 export interface ChainEntry {
   readonly guard: Guard;
@@ -40,25 +41,28 @@ class Decision implements ChainDecision, VerdictSink {
  * `accept` ends it and admits the message. A guard in monitor mode only reports: its verdict
  * becomes an event marked `monitor` and the chain goes on.
  *
- * The chain turns ban verdicts into bans in the store (through the BanPolicy: what one source
- * is, who is never banned), and every blocking verdict into one event. Carrying the verdict
+ * The chain hands ban verdicts to the BanRecorder (the BanPolicy, the store, the `ban` event)
+ * and turns every other blocking verdict into one `block` event. Carrying the verdict
  * out (drop, reply) is the caller's job.
  */
 export class GuardChain {
   private readonly sourceGuards: ChainEntry[];
   private readonly messageGuards: ChainEntry[];
+  /** Where ban verdicts become bans and `ban` events. */
+  private readonly recorder: BanRecorder;
 
   constructor(
     readonly entries: readonly ChainEntry[],
-    private readonly events: EventStream,
-    private readonly bans: BanStore | undefined,
+    private readonly events: EventBus,
+    bans: BanStore | undefined,
     private readonly now: () => number = Date.now,
     /** What a ban covers and who is never banned (`sources`, `guards.never_ban`). */
-    private readonly policy: BanPolicy = BanPolicy.DEFAULT,
+    policy: BanPolicy = BanPolicy.DEFAULT,
   ) {
     const active = entries.filter((e) => e.mode !== 'off');
     this.sourceGuards = active.filter((e) => e.guard.checkSource !== undefined);
     this.messageGuards = active.filter((e) => e.guard.checkMessage !== undefined);
+    this.recorder = new BanRecorder(events, bans, () => policy, this.storeError);
   }
 
   /** Told when a ban could not be written to the store (it is still enforced from memory). */
@@ -130,41 +134,39 @@ export class GuardChain {
     }
   }
 
-  /** Records a blocking verdict (ban, event); true when it is enforced. */
+  /** Records a blocking verdict (a ban through the ban recorder, else a `block` event); true when it is enforced. */
   private decide(e: ChainEntry, v: BlockingVerdict, source: Source, now: number, msg: SipMessage | undefined): boolean {
     const monitor = e.mode === 'monitor';
-    let ban: SecurityEvent['ban'];
-    let action: BlockingAction = v.action;
-    let note: string | undefined;
+    const method = msg?.isRequest === true ? msg.method : undefined;
     if (v.action === 'ban') {
-      const name = e.guard.name;
-      const o = this.policy.record(
-        this.bans,
-        this.storeError,
-        name,
-        source.address,
-        v.target,
-        v.reason,
-        v.duration,
-        now,
+      this.recorder.record({
+        time: now,
+        source,
+        guard: e.guard.name,
+        rule: v.rule,
+        detail: v.detail ?? '',
+        method,
         monitor,
-      );
-      ban = o.ban;
-      if (o.note !== '') note = o.note;
-      // A peer in guards.never_ban: nobody is banned, the message is still blocked as the verdict says.
-      if (ban === undefined) action = v.reply === undefined ? 'drop' : 'reply';
+        target: v.target,
+        reason: v.reason,
+        duration: v.duration,
+        // A peer in guards.never_ban: nobody is banned, the message is still blocked as the verdict says.
+        spared: v.reply === undefined ? 'drop' : 'reply',
+      });
+      return !monitor;
     }
     this.events.emit({
+      kind: 'block',
       time: now,
       source: { transport: source.transport, address: source.address, port: source.port, family: source.family },
       guard: e.guard.name,
       rule: v.rule,
-      action,
+      action: v.action,
       monitor,
       detail: v.detail ?? '',
-      ban,
-      method: msg?.isRequest === true ? msg.method : undefined,
-      note,
+      ban: undefined,
+      method,
+      note: undefined,
     });
     return !monitor;
   }

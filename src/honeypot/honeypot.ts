@@ -9,6 +9,7 @@
  * sent at most `amplificationFactor` times the bytes it sent.
  */
 import type { HoneypotConfig } from '../config/types.js';
+import type { EventBus } from '../core/events.js';
 import { sanitize } from '../log/sanitize.js';
 import type { EventLogger } from '../log/types.js';
 import type { Destination, ListenerInfo, Peer, TransportName } from '../net/peer.js';
@@ -48,8 +49,6 @@ export interface HoneypotTransport {
 export const HOLD_MS = 600_000;
 /** Most sources tracked (hold, budget, reflection counters). */
 export const MAX_SOURCES = 65_536;
-/** "source entered the honeypot" log lines per second, all sources together. */
-const LOG_LINES_PER_SECOND = 5;
 
 export interface HoneypotStats {
   taken: number;
@@ -80,7 +79,6 @@ export class Honeypot implements HoneypotHook {
   private readonly tokens = new HoneypotTokens();
   private readonly sources: SourceTable;
   private readonly responder: Responder;
-  private readonly logLines = new RateLimit(LOG_LINES_PER_SECOND);
   private global: RateLimit;
   private globalRate: number;
   private config: Readonly<HoneypotConfig>;
@@ -95,6 +93,8 @@ export class Honeypot implements HoneypotHook {
     private readonly log: EventLogger,
     /** What one source is, and who is never held (`sources`, `guards.never_ban`). */
     private sourcePolicy: HoneypotSources,
+    /** Where a source entering the honeypot is reported (a `honeypot` event). */
+    private readonly events?: EventBus,
   ) {
     this.config = config;
     this.globalRate = globalRate;
@@ -141,7 +141,7 @@ export class Honeypot implements HoneypotHook {
     if (peer.transport === 'udp') entry.received += bytes;
     else entry.verified = true; // the TCP handshake proved the address
     this.stats.taken++;
-    if (created) this.logNewSource(peer, guard, rule);
+    if (created) this.reportNewSource(peer, guard, rule, now);
     try {
       if (msg.isRequest) this.records.note(observation(msg, peer, now, guard === '' ? 'held' : `${guard}/${rule}`));
       if (this.forwardTarget !== undefined) {
@@ -199,19 +199,9 @@ export class Honeypot implements HoneypotHook {
     return this.transport.send(peer, data);
   };
 
-  private logNewSource(peer: Peer, guard: string, rule: string): void {
-    if (!this.logLines.take()) return;
-    this.log.info(
-      {
-        event: 'honeypot-source',
-        source: peer.address,
-        port: peer.port,
-        transport: peer.transport,
-        guard: guard === '' ? undefined : guard,
-        rule,
-      },
-      'source entered the honeypot',
-    );
+  private reportNewSource(peer: Peer, guard: string, rule: string, now: number): void {
+    const source = { transport: peer.transport, address: peer.address, port: peer.port, family: peer.family };
+    this.events?.emit({ kind: 'honeypot', time: now, source, guard, rule });
   }
 
   /** Stops timers and writes the pending records. */

@@ -1,6 +1,7 @@
 /** Opens the honeypot and its attack records as the configuration says. */
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/types.js';
+import type { EventBus } from '../core/events.js';
 import type { EventLogger } from '../log/types.js';
 import { Honeypot, type HoneypotTransport } from './honeypot.js';
 import { type AttackStore, MemoryAttackStore } from './records.js';
@@ -25,7 +26,8 @@ export function openHoneypot(
   transport: HoneypotTransport,
   log: EventLogger,
   sources: HoneypotSources,
+  events?: EventBus,
 ): Honeypot {
   const records = openAttackStore(config, (err) => log.warn({ event: 'attack-records-error' }, err.message));
-  return new Honeypot(config.honeypot, config.guards.repliesPerSecond, transport, records, log, sources);
+  return new Honeypot(config.honeypot, config.guards.repliesPerSecond, transport, records, log, sources, events);
 }

@@ -24,7 +24,7 @@ function name(value: string): string {
 }
 
 /** The source address as fail2ban must see it (IPv4-mapped IPv6 as IPv4), or undefined. */
-function address(value: string): string | undefined {
+function address(value: string | undefined): string | undefined {
   if (typeof value !== 'string') return undefined;
   let ip: string;
   try {
@@ -41,10 +41,25 @@ export function banMessage(event: SecurityEvent): string {
   const rule = name(event.rule);
   const ban = event.action === 'ban' ? event.ban : undefined;
   if (!ban) return `No ban (action ${name(event.action)}) guard=${guard} rule=${rule}`;
-  const seconds = Math.max(0, Math.ceil((ban.until - event.time) / 1000));
-  const duration = Number.isFinite(seconds) ? `${seconds}s` : 'unknown';
-  const ip = address(event.source?.address);
+  return banText(event.source?.address, guard, rule, duration(ban.until, event.time), event.monitor);
+}
+
+/**
+ * The `msg` of the log line of a ban another process added to the store (`sipwarden bans add`):
+ * the banned address is the source fail2ban sees. `now`: when the ban was seen. Never throws.
+ */
+export function externalBanMessage(ban: { target: string; guard: string; expires: number }, now: number): string {
+  return banText(ban.target, name(ban.guard), 'manual', duration(ban.expires, now), false);
+}
+
+function duration(until: number, time: number): string {
+  const seconds = Math.max(0, Math.ceil((until - time) / 1000));
+  return Number.isFinite(seconds) ? `${seconds}s` : 'unknown';
+}
+
+function banText(source: string | undefined, guard: string, rule: string, duration: string, monitor: boolean): string {
+  const ip = address(source);
   if (ip === undefined) return `Ban of an unreadable source address guard=${guard} rule=${rule} for ${duration}`;
-  if (event.monitor) return `Would block traffic from ${ip} guard=${guard} rule=${rule} for ${duration} (monitor)`;
+  if (monitor) return `Would block traffic from ${ip} guard=${guard} rule=${rule} for ${duration} (monitor)`;
   return `Blocking traffic from ${ip} guard=${guard} rule=${rule} for ${duration}`;
 }

@@ -1,6 +1,6 @@
-import type { EventStream } from '../guards/events.js';
-import type { SecurityEvent } from '../guards/types.js';
-import { banMessage } from '../log/ban-line.js';
+import { isIP } from 'node:net';
+import type { DecisionEvent, EventBus, ExternalBanEvent, HoneypotEvent, SipwardenEvent } from '../core/events.js';
+import { banMessage, externalBanMessage } from '../log/ban-line.js';
 import { sanitize } from '../log/sanitize.js';
 import { RateLimit } from '../net/rate-limit.js';
 
@@ -14,6 +14,8 @@ export interface EventLogTarget {
 
 /** Longest attacker-influenced detail written to a log line. */
 const DETAIL_MAX = 200;
+/** "source entered the honeypot" log lines per second, all sources together. */
+const HONEYPOT_LINES_PER_SECOND = 5;
 
 /**
  * Writes security events to the log:
@@ -24,13 +26,51 @@ const DETAIL_MAX = 200;
  * - a ban not made or narrowed because of `guards.never_ban` (an event with a `note`) at
  *   `info`, within the same budget: a spoofed flood in a trunk's name must not flood the log
  *   either; a narrowed ban is still a ban line;
- * - every other event (drops and replies of enforcing guards) at `debug`.
+ * - every other guard decision (drops and replies of enforcing guards) at `debug`;
+ * - a ban another process added (the CLI) like a guard's ban: a single address gets the
+ *   fail2ban line, a network a `ban-network` line;
+ * - lifted, expired and flushed bans, upstream targets leaving and rejoining the rotation, and
+ *   sources entering the honeypot (at most 5 lines a second) at `info` (a target down: `warn`).
+ * Alerts are logged by whoever raises them (the watch's Reporter).
  * Attacker text only appears in the `detail` field, escaped and bounded.
  */
-export function logEvents(events: EventStream, log: EventLogTarget, monitorPerSecond = 20): () => void {
+export function logEvents(events: EventBus, log: EventLogTarget, monitorPerSecond = 20): () => void {
+  const logDecision = decisionLog(log, monitorPerSecond);
+  const honeypotLines = new RateLimit(HONEYPOT_LINES_PER_SECOND);
+  return events.subscribe((e: SipwardenEvent) => {
+    switch (e.kind) {
+      case 'block':
+        return logDecision(e);
+      case 'ban':
+        return e.origin === 'guard' ? logDecision(e) : logExternalBan(log, e);
+      case 'unban':
+        return log.info({ event: 'unban', target: e.target, external: e.origin === 'external' }, 'ban lifted');
+      case 'ban-expired':
+        return log.info({ event: 'ban-expired', target: e.ban.target, guard: e.ban.guard }, 'ban expired');
+      case 'bans-flushed':
+        return log.info({ event: 'bans-flushed', count: e.count, external: e.origin === 'external' }, 'bans flushed');
+      case 'upstream':
+        if (e.state === 'up') {
+          return log.info({ event: 'upstream-up', upstream: e.upstream, target: e.target }, 'upstream target is back');
+        }
+        return log.warn(
+          { event: 'upstream-down', upstream: e.upstream, target: e.target, why: e.why },
+          'upstream target taken out of rotation',
+        );
+      case 'honeypot':
+        if (honeypotLines.take()) logHoneypotSource(log, e);
+        return;
+      default:
+        return;
+    }
+  });
+}
+
+/** The log lines of guard decisions (see logEvents). */
+function decisionLog(log: EventLogTarget, monitorPerSecond: number): (e: DecisionEvent) => void {
   const monitorLines = new RateLimit(monitorPerSecond);
   let suppressed = 0;
-  return events.on((e: SecurityEvent) => {
+  return (e) => {
     const enforcedBan = e.action === 'ban' && !e.monitor;
     const spared = !enforcedBan && e.note !== undefined;
     if (!enforcedBan && !e.monitor && !spared && log.isLevelEnabled?.('debug') === false) return;
@@ -64,5 +104,36 @@ export function logEvents(events: EventStream, log: EventLogTarget, monitorPerSe
     } else {
       log.debug(fields, 'blocked');
     }
-  });
+  };
+}
+
+/** A ban added by another process (`sipwarden bans add`): logged like a guard's ban. */
+function logExternalBan(log: EventLogTarget, e: ExternalBanEvent): void {
+  const ban = e.ban;
+  const fields = {
+    guard: ban.guard,
+    rule: 'manual',
+    target: ban.target,
+    until: new Date(ban.expires).toISOString(),
+    detail: sanitize(ban.reason, DETAIL_MAX),
+    external: true,
+  };
+  // fail2ban bans hosts: only a single address gets the line its filter matches.
+  if (isIP(ban.target) !== 0)
+    log.warn({ event: 'ban', source: ban.target, ...fields }, externalBanMessage(ban, e.time));
+  else log.warn({ event: 'ban-network', ...fields }, 'network banned');
+}
+
+function logHoneypotSource(log: EventLogTarget, e: HoneypotEvent): void {
+  log.info(
+    {
+      event: 'honeypot-source',
+      source: e.source.address,
+      port: e.source.port,
+      transport: e.source.transport,
+      guard: e.guard === '' ? undefined : e.guard,
+      rule: e.rule,
+    },
+    'source entered the honeypot',
+  );
 }

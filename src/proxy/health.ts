@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EventLogger } from '../log/types.js';
+import type { EventBus } from '../core/events.js';
 import type { Peer } from '../net/peer.js';
 import type { SipMessage } from '../sip/message.js';
 import type { TransportManager } from '../transport/manager.js';
@@ -12,7 +12,7 @@ const PING_PREFIX = `${BRANCH_PREFIX}ping`;
  * Upstream health: an OPTIONS ping to every target at its upstream's interval. A target
  * that leaves `failures` pings in a row unanswered (or whose TCP/TLS connection is refused)
  * is taken out of rotation; any answer to a ping puts it back. Any response code counts as
- * an answer: a 404 or 483 still proves the target is alive.
+ * an answer: a 404 or 483 still proves the target is alive. Each change is an `upstream` event.
  */
 export class HealthChecker {
   private timers: NodeJS.Timeout[] = [];
@@ -23,7 +23,7 @@ export class HealthChecker {
   constructor(
     private readonly upstreams: Upstreams,
     private readonly transports: TransportManager,
-    private readonly log: EventLogger,
+    private readonly events: EventBus,
   ) {}
 
   start(): void {
@@ -61,10 +61,7 @@ export class HealthChecker {
     target.missed = 0;
     if (!target.up) {
       target.up = true;
-      this.log.info(
-        { event: 'upstream-up', upstream: target.upstream, target: target.spec.url },
-        'upstream target is back',
-      );
+      this.report(target, 'up', '');
     }
   }
 
@@ -79,10 +76,18 @@ export class HealthChecker {
   private markDown(target: Target, why: string): void {
     if (!target.up) return;
     target.up = false;
-    this.log.warn(
-      { event: 'upstream-down', upstream: target.upstream, target: target.spec.url, why },
-      'upstream target taken out of rotation',
-    );
+    this.report(target, 'down', why);
+  }
+
+  private report(target: Target, state: 'up' | 'down', why: string): void {
+    this.events.emit({
+      kind: 'upstream',
+      time: Date.now(),
+      upstream: target.upstream,
+      target: target.spec.url,
+      state,
+      why,
+    });
   }
 
   private ping(target: Target, timeoutMs: number, failures: number): void {

@@ -8,4 +8,4 @@ export {
   SqliteBanStore,
   type SqliteBanStoreOptions,
 } from './sqlite.js';
-export type { Ban, BanChange, BanStore } from './types.js';
+export type { Ban, BanChange, BanChangeListener, BanStore } from './types.js';

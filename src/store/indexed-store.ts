@@ -6,7 +6,7 @@
  */
 import { parseCidr } from '../net/cidr.js';
 import { BanIndex } from './ban-index.js';
-import type { Ban, BanChange, BanStore } from './types.js';
+import type { Ban, BanChange, BanChangeListener, BanStore } from './types.js';
 
 export interface BanStoreOptions {
   /** Most bans held; beyond it the ban expiring soonest is removed to make room. Default 100000. */
@@ -61,7 +61,7 @@ export function sameBan(a: Ban, b: Ban): boolean {
 }
 
 export abstract class IndexedBanStore implements BanStore {
-  onChange: ((change: BanChange) => void) | undefined = undefined;
+  private listeners: readonly BanChangeListener[] = [];
   protected readonly index = new BanIndex();
   protected readonly maxBans: number;
   private readonly onError: ((err: Error) => void) | undefined;
@@ -89,6 +89,13 @@ export abstract class IndexedBanStore implements BanStore {
   protected abstract persistExpire(bans: readonly Ban[]): void;
   /** Deletes every ban; returns how many were deleted. */
   protected abstract persistFlush(): number;
+
+  subscribe(listener: BanChangeListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
 
   get size(): number {
     return this.index.size;
@@ -277,12 +284,12 @@ export abstract class IndexedBanStore implements BanStore {
   // --- helpers ---
 
   protected emit(change: BanChange): void {
-    const listener = this.onChange;
-    if (listener === undefined) return;
-    try {
-      listener(change);
-    } catch (err) {
-      this.reportError(err);
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.reportError(err);
+      }
     }
   }
 

@@ -22,6 +22,8 @@ export type BanChange =
   | { readonly kind: 'expired'; readonly ban: Ban }
   | { readonly kind: 'flushed'; readonly count: number; readonly external: boolean };
 
+export type BanChangeListener = (change: BanChange) => void;
+
 export interface BanStore {
   /**
    * The active ban covering `address` (the address itself or a banned network containing
@@ -42,7 +44,11 @@ export interface BanStore {
   flush(): number;
   /** Number of active bans held. */
   readonly size: number;
-  /** Called for every change, including expiries and changes made by other processes. */
-  onChange: ((change: BanChange) => void) | undefined;
+  /**
+   * Calls `listener` for every change, including expiries and changes made by other processes;
+   * returns the function that unsubscribes. Any number of listeners, called in the order they
+   * subscribed; one that throws is reported (the store's `onError`) and stops none of the others.
+   */
+  subscribe(listener: BanChangeListener): () => void;
   close(): void;
 }

@@ -6,8 +6,8 @@
  * `hider.ts`; this file says when each step runs.
  */
 import type { MessageContext } from '../core/context.js';
+import type { DecisionSink } from '../core/events.js';
 import type { Module } from '../core/module.js';
-import type { EventStream } from '../guards/events.js';
 import type { EventLogger } from '../log/types.js';
 import { hostPort, type ListenerInfo, listenerRoute, transportParam } from '../net/peer.js';
 import { H } from '../sip/header-names.js';
@@ -23,8 +23,8 @@ export class TopologyModule implements Module {
 
   constructor(
     private readonly topo: TopologyHider,
-    /** Where refused tokens are reported (the guards' event stream). */
-    private readonly events: EventStream | undefined,
+    /** Where refused tokens are reported, as decisions on the event bus. */
+    private readonly events: DecisionSink | undefined,
     private readonly log: EventLogger,
   ) {}
 

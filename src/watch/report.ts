@@ -1,6 +1,7 @@
+import type { EventBus } from '../core/events.js';
 import type { ReplySpec, Source } from '../core/verdict.js';
 import type { BanPolicy } from '../guards/ban-policy.js';
-import type { EventStream } from '../guards/events.js';
+import { BanRecorder } from '../guards/ban-recorder.js';
 import { sanitize } from '../log/sanitize.js';
 import type { BanStore } from '../store/types.js';
 
@@ -10,7 +11,7 @@ export interface AlertLogger {
 }
 
 export interface ReporterDeps {
-  readonly events: EventStream;
+  readonly events: EventBus;
   readonly store: BanStore | undefined;
   readonly log: AlertLogger;
   /** True for sources the acl guard admits without further checks: never banned or refused. */
@@ -27,16 +28,18 @@ export const FORBIDDEN: ReplySpec = Object.freeze({ code: 403, reason: 'Forbidde
 
 /**
  * Carries out what the response-watching guards decide, as the guard chain does for the
- * others: a ban goes to the store through the same BanPolicy (the source's prefix, never_ban)
- * and becomes a `ban` event (whose log line is the fail2ban line, see ops/event-log.ts), a
- * refusal a `reply` event. In monitor mode only the event, marked `monitor`. Alerts that block
- * nothing (a fraud warning, distributed guessing without the lock) are `warn` log lines with
- * `event: 'alert'`.
+ * others: a ban goes through the same BanRecorder (the BanPolicy: the source's prefix,
+ * never_ban; the store) and becomes a `ban` event (whose log line is the fail2ban line, see
+ * ops/event-log.ts), a refusal a `block` event with action `reply`. In monitor mode only the
+ * event, marked `monitor`. Alerts that block nothing (a fraud warning, distributed guessing
+ * without the lock) are `warn` log lines with `event: 'alert'`, and `alert` events.
  */
 export class Reporter {
-  private readonly storeError = (err: unknown) => this.deps.onStoreError?.(err);
+  private readonly recorder: BanRecorder;
 
-  constructor(private readonly deps: ReporterDeps) {}
+  constructor(private readonly deps: ReporterDeps) {
+    this.recorder = new BanRecorder(deps.events, deps.store, deps.policy, (err) => deps.onStoreError?.(err));
+  }
 
   isExempt(source: Source): boolean {
     return this.deps.isExempt(source);
@@ -64,24 +67,20 @@ export class Reporter {
     now: number,
     answers = false,
   ): boolean {
-    const policy = this.deps.policy();
-    const o = policy.record(
-      this.deps.store,
-      this.storeError,
+    const o = this.recorder.record({
+      time: now,
+      source,
       guard,
-      source.address,
-      undefined,
+      rule,
+      detail,
+      method: method === '' ? undefined : method,
+      monitor,
+      target: undefined,
       reason,
       duration,
-      now,
-      monitor,
-    );
-    const note = o.note === '' ? undefined : o.note;
-    if (o.ban !== undefined) {
-      this.emit(guard, 'ban', monitor, source, rule, detail, method, now, o.ban, note);
-    } else if (answers) {
-      this.emit(guard, 'reply', monitor, source, rule, detail, method, now, undefined, note);
-    } else {
+      spared: answers ? 'reply' : undefined,
+    });
+    if (o.ban === undefined && !answers) {
       this.alert(guard, rule, 'ban not applied', {
         source: source.address,
         note: o.note,
@@ -94,7 +93,19 @@ export class Reporter {
 
   /** Records that a request or answer was refused (or, monitoring, would have been). */
   refused(guard: string, monitor: boolean, source: Source, rule: string, detail: string, method: string, now: number) {
-    this.emit(guard, 'reply', monitor, source, rule, detail, method, now, undefined, undefined);
+    this.deps.events.emit({
+      kind: 'block',
+      time: now,
+      source: { transport: source.transport, address: source.address, port: source.port, family: source.family },
+      guard,
+      rule,
+      action: 'reply',
+      monitor,
+      detail,
+      ban: undefined,
+      method: method === '' ? undefined : method,
+      note: undefined,
+    });
   }
 
   /** A warning that blocks nothing. `fields` values may hold attacker text: they are escaped here. */
@@ -102,31 +113,6 @@ export class Reporter {
     const safe: Record<string, string | number> = {};
     for (const [k, v] of Object.entries(fields)) safe[k] = typeof v === 'string' ? sanitize(v, 200) : v;
     this.deps.log.warn({ event: 'alert', guard, rule, ...safe }, message);
-  }
-
-  private emit(
-    guard: string,
-    action: 'ban' | 'reply',
-    monitor: boolean,
-    source: Source,
-    rule: string,
-    detail: string,
-    method: string,
-    now: number,
-    ban: { target: string; until: number; reason: string } | undefined,
-    note: string | undefined,
-  ): void {
-    this.deps.events.emit({
-      time: now,
-      source: { transport: source.transport, address: source.address, port: source.port, family: source.family },
-      guard,
-      rule,
-      action,
-      monitor,
-      detail,
-      ban,
-      method: method === '' ? undefined : method,
-      note,
-    });
+    this.deps.events.emit({ kind: 'alert', time: Date.now(), guard, rule, message, fields: safe });
   }
 }

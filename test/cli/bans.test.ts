@@ -219,7 +219,7 @@ guards:
     bans(file, ['add', '192.0.2.200']);
     const running = new SqliteBanStore(file);
     const changes: BanChange[] = [];
-    running.onChange = (c) => changes.push(c);
+    running.subscribe((c) => changes.push(c));
     try {
       assert.ok(running.find('192.0.2.200', Date.now()));
       let t = Date.now();

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { loadConfigFromString } from '../../src/config/index.js';
+import { EventBus } from '../../src/core/events.js';
 import type { Source } from '../../src/core/verdict.js';
 import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { BruteForceGuard } from '../../src/guards/brute-force/brute-force.js';
 import { GuardBuilder } from '../../src/guards/build.js';
 import { DialScanGuard } from '../../src/guards/dial-scan/dial-scan.js';
-import { EventStream } from '../../src/guards/events.js';
 import { ScannerGuard } from '../../src/guards/scanner/scanner.js';
 import type { SecurityEvent } from '../../src/guards/types.js';
 import { Honeypot } from '../../src/honeypot/honeypot.js';
@@ -136,9 +136,9 @@ describe('every guard counts and bans an IPv6 /64 as one source (the real guards
   function built(yaml: string[]) {
     const c = config(...yaml);
     const store = new MemoryBanStore();
-    const events = new EventStream();
+    const events = new EventBus();
     const seen: SecurityEvent[] = [];
-    events.on((e) => seen.push(e));
+    events.onDecision((e) => seen.push(e));
     const builder = new GuardBuilder({ events, store, log: SILENT, identity: IDENTITY });
     const chain = builder.build(c.guards, c.sources);
     return { c, store, events, seen, builder, chain };
@@ -204,9 +204,9 @@ describe('every guard counts and bans an IPv6 /64 as one source (the real guards
   }
 
   function reporter(policy: BanPolicy, store?: MemoryBanStore) {
-    const events = new EventStream();
+    const events = new EventBus();
     const seen: SecurityEvent[] = [];
-    events.on((e) => seen.push(e));
+    events.onDecision((e) => seen.push(e));
     const alerts: Array<Record<string, unknown>> = [];
     const r = new Reporter({
       events,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type DecisionEvent, EventBus } from '../../src/core/events.js';
 import type { Source, Verdict } from '../../src/core/verdict.js';
 import { AclGuard } from '../../src/guards/acl/acl.js';
 import { GuardChain } from '../../src/guards/chain.js';
-import { EventStream } from '../../src/guards/events.js';
 import type { Guard, SecurityEvent } from '../../src/guards/types.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { options } from '../helpers/udp.js';
@@ -30,9 +30,13 @@ class Fixed implements Guard {
   }
 }
 
-function collect(events: EventStream): SecurityEvent[] {
+function collect(events: EventBus): SecurityEvent[] {
   const seen: SecurityEvent[] = [];
-  events.on((e) => seen.push(e));
+  // Each decision as the guard's SecurityEvent, without the bus's `kind` and `origin`.
+  events.onDecision((e) => {
+    const { kind: _kind, origin: _origin, ...decision } = e as DecisionEvent & { origin?: string };
+    seen.push(decision);
+  });
   return seen;
 }
 
@@ -40,7 +44,7 @@ const msg = parseMessage(Buffer.from(options('192.0.2.7', 5062, 'c1')));
 
 describe('guard chain', () => {
   it('runs source guards, then message guards, and stops at the first blocking verdict', () => {
-    const events = new EventStream();
+    const events = new EventBus();
     const seen = collect(events);
     const a = new Fixed('a', { action: 'pass' }, 'source');
     const b = new Fixed('b', { action: 'drop', rule: 'r1', detail: 'x' }, 'message');
@@ -79,7 +83,7 @@ describe('guard chain', () => {
   });
 
   it('in monitor mode reports the verdict and goes on', () => {
-    const events = new EventStream();
+    const events = new EventBus();
     const seen = collect(events);
     const watcher = new Fixed('w', { action: 'ban', rule: 'density', duration: 60_000, reason: 'flood' }, 'source');
     const next = new Fixed('n', { action: 'pass' }, 'source');
@@ -100,7 +104,7 @@ describe('guard chain', () => {
   });
 
   it('skips guards that are off, and accept admits without the rest', () => {
-    const events = new EventStream();
+    const events = new EventBus();
     const off = new Fixed('off', { action: 'drop', rule: 'x' }, 'source');
     const allow = new AclGuard(
       {
@@ -155,10 +159,10 @@ describe('guard chain', () => {
   });
 
   it('a listener that throws does not stop the others', () => {
-    const events = new EventStream();
+    const events = new EventBus();
     const errors: unknown[] = [];
     events.onListenerError = (e) => errors.push(e);
-    events.on(() => {
+    events.onDecision(() => {
       throw new Error('boom');
     });
     const seen = collect(events);

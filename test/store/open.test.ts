@@ -38,9 +38,9 @@ describe('openBanStore', () => {
   it('passes background errors to onError', () => {
     const errors: Error[] = [];
     const store = openBanStore({ type: 'memory', path: '' }, 10, { onError: (e) => errors.push(e) });
-    store.onChange = () => {
+    store.subscribe(() => {
       throw new Error('boom');
-    };
+    });
     store.add({ target: '192.0.2.1', guard: 'flood', reason: 'r', created: Date.now(), expires: Date.now() + 1000 });
     assert.equal(errors[0]?.message, 'boom');
     store.close();

@@ -40,7 +40,7 @@ function ban(target: string, expires: number, extra: Partial<Ban> = {}): Ban {
 /** Collects the changes a store emits. */
 function recorder(store: BanStore): BanChange[] {
   const changes: BanChange[] = [];
-  store.onChange = (c) => changes.push(c);
+  store.subscribe((c) => changes.push(c));
   return changes;
 }
 
@@ -266,7 +266,7 @@ for (const kind of kinds) {
     it('the expiry timer removes a ban and emits within a few ms of its expiry', async () => {
       const store = open();
       const changes: Array<{ change: BanChange; at: number }> = [];
-      store.onChange = (change) => changes.push({ change, at: Date.now() });
+      store.subscribe((change) => changes.push({ change, at: Date.now() }));
       const start = Date.now();
       store.add(ban('192.0.2.50', start + 300));
       store.add(ban('2001:db8::50', start + 150));
@@ -292,9 +292,9 @@ for (const kind of kinds) {
     it('a listener that throws does not break the store; the error is reported', () => {
       const errors: Error[] = [];
       const store = open({ onError: (e) => errors.push(e) });
-      store.onChange = () => {
+      store.subscribe(() => {
         throw new Error('listener failed');
-      };
+      });
       store.add(ban('192.0.2.1', hour()));
       assert.ok(store.find('192.0.2.1', Date.now()));
       assert.equal(errors.length, 1);

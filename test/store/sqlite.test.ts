@@ -189,7 +189,7 @@ describe('SqliteBanStore: another process on the same file', () => {
     const writer = open(file, { pollInterval: 0 });
     const reader = open(file);
     const changes: BanChange[] = [];
-    reader.onChange = (c) => changes.push(c);
+    reader.subscribe((c) => changes.push(c));
 
     const now = Date.now();
     writer.add(ban('203.0.113.7', now + 60_000, { guard: 'admin', reason: 'by hand' }));
@@ -235,7 +235,7 @@ describe('SqliteBanStore: another process on the same file', () => {
     const a = open(file, { pollInterval: 20 });
     const b = open(file, { pollInterval: 20 });
     const changesB: BanChange[] = [];
-    b.onChange = (c) => changesB.push(c);
+    b.subscribe((c) => changesB.push(c));
     a.add(ban('192.0.2.44', Date.now() + 300));
     await waitFor(() => b.size === 1, 'b to see the ban', 1000);
     await waitFor(() => changesB.some((c) => c.kind === 'expired'), 'the expiry in b', 1000);
@@ -276,7 +276,7 @@ describe('SqliteBanStore: another process on the same file', () => {
     const errors: Error[] = [];
     const store = open(file, { pollInterval: 20, onError: (e) => errors.push(e) });
     const changes: BanChange[] = [];
-    store.onChange = (c) => changes.push(c);
+    store.subscribe((c) => changes.push(c));
     const other = new Database(file);
     other.exec('ALTER TABLE bans RENAME TO bans_away');
     await waitFor(() => errors.length > 0, 'the poll error', 1000);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfigFromString } from '../../src/config/index.js';
+import { EventBus } from '../../src/core/events.js';
 import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { AuthFailureTracker } from '../../src/guards/brute-force/auth-failures.js';
 import { BruteForceGuard } from '../../src/guards/brute-force/brute-force.js';
 import { DialScanTracker } from '../../src/guards/dial-scan/tracker.js';
-import { EventStream } from '../../src/guards/events.js';
 import { attemptId, dialogId, FraudTracker, normalizeNumber } from '../../src/guards/fraud/tracker.js';
 import type { SecurityEvent } from '../../src/guards/types.js';
 import { parseMessage } from '../../src/sip/parser.js';
@@ -290,8 +290,8 @@ describe('TransactionWatch with the brute_force guard', () => {
 
   it('counts credentialed 401s, ignores stale challenges, rewrites the third into 403 Try later', () => {
     const events: SecurityEvent[] = [];
-    const stream = new EventStream();
-    stream.on((e) => events.push(e));
+    const stream = new EventBus();
+    stream.onDecision((e) => events.push(e));
     const reporter = new Reporter({
       events: stream,
       store: undefined,
@@ -333,7 +333,7 @@ describe('TransactionWatch with the brute_force guard', () => {
 
   it('a 2xx after credentials resets the source count for the user', () => {
     const reporter = new Reporter({
-      events: new EventStream(),
+      events: new EventBus(),
       store: undefined,
       log: { warn() {} },
       isExempt: () => false,
