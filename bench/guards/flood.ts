@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { FloodConfig } from '../../src/config/types.js';
+import type { FloodConfig } from '../../src/guards/flood/config.js';
 import { FloodGuard } from '../../src/guards/flood/flood.js';
 import type { Guard, Source } from '../../src/guards/types.js';
 import { formatIPv4, SourceKeys } from '../../src/net/index.js';

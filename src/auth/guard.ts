@@ -18,7 +18,6 @@
  * never do.
  */
 import { randomBytes } from 'node:crypto';
-import type { AuthAlgorithmName, AuthConfig } from '../config/types.js';
 import type { Guard, ReplySpec, Source, Verdict } from '../guards/types.js';
 import { PASS } from '../guards/types.js';
 import { sanitize } from '../log/sanitize.js';
@@ -30,6 +29,7 @@ import type { SipMessage } from '../sip/message.js';
 import { localToTag } from '../sip/reply.js';
 import { parseUri, type SipUri } from '../sip/uri.js';
 import { percentDecoded, urisEquivalent } from '../sip/uri-compare.js';
+import type { AuthAlgorithmName, AuthConfig } from './config.js';
 import { algorithmNamed, computeResponse, type DigestAlgorithm, hashOf, responsesEqual } from './digest.js';
 import { NonceCodec, nonceKey } from './nonce.js';
 import { type AuthOutcome, type AuthOutcomeKind, AuthOutcomes, type AuthReason } from './outcomes.js';

@@ -1,5 +1,4 @@
 import { type AuthDeps, AuthGuard, standaloneAuthDeps } from '../auth/guard.js';
-import type { GuardName, GuardsConfig, SourcesConfig } from '../config/types.js';
 import type { BanStore } from '../store/types.js';
 import { Reporter } from '../watch/report.js';
 import { type ResponseWatcher, TransactionWatch } from '../watch/watch.js';
@@ -8,6 +7,7 @@ import { BanPolicy } from './ban-policy.js';
 import { BansGuard } from './bans/bans.js';
 import { BruteForceGuard } from './brute-force/brute-force.js';
 import { type ChainEntry, GuardChain } from './chain.js';
+import type { GuardName, GuardsConfig, SourcesConfig } from './config.js';
 import { DialScanGuard } from './dial-scan/dial-scan.js';
 import type { EventStream } from './events.js';
 import { FloodGuard } from './flood/flood.js';

@@ -88,7 +88,7 @@ export const PASS: PassVerdict = Object.freeze({ action: 'pass' });
 export const ACCEPT: AcceptVerdict = Object.freeze({ action: 'accept' });
 
 /** `enforce` carries verdicts out; `monitor` only reports them (events marked `monitor`); `off` skips the guard. */
-export type { GuardMode } from '../config/types.js';
+export type { GuardMode } from '../config/fields.js';
 
 /**
  * One guard: one job. A guard implements either hook or both.

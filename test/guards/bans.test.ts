@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BansGuardConfig } from '../../src/config/types.js';
 import { BANNED_RULE, BansGuard, banFromVerdict } from '../../src/guards/bans/bans.js';
+import type { BansGuardConfig } from '../../src/guards/bans/config.js';
 import { type BanVerdict, PASS, type Source } from '../../src/guards/types.js';
 import { MemoryBanStore } from '../../src/store/memory.js';
 

@@ -3,7 +3,7 @@ import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { FloodConfig } from '../../src/config/types.js';
+import type { FloodConfig } from '../../src/guards/flood/config.js';
 import { FloodGuard } from '../../src/guards/flood/flood.js';
 import { RateTable } from '../../src/guards/flood/rate-table.js';
 import type { Source, Verdict } from '../../src/guards/types.js';

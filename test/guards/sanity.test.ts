@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SANITY_CHECKS, type SanityCheck } from '../../src/config/types.js';
+import { SANITY_CHECKS, type SanityCheck } from '../../src/guards/sanity/config.js';
 import { SanityGuard } from '../../src/guards/sanity/sanity.js';
 import type { Source, Verdict } from '../../src/guards/types.js';
 import { parseMessage, type SipMessage, SipParseError } from '../../src/sip/index.js';

@@ -5,9 +5,10 @@
  * It runs on every datagram, floods included: one `store.find` (no allocation for a source that
  * is not banned) and, for a banned one, a verdict built once per ban and reused.
  */
-import type { BansGuardConfig, GuardReplyConfig } from '../../config/types.js';
+
 import { normalizeCidr, normalizeIp } from '../../net/cidr.js';
 import type { Ban, BanStore } from '../../store/types.js';
+import type { GuardReplyConfig } from '../config.js';
 import {
   type BanVerdict,
   type DropVerdict,
@@ -19,6 +20,7 @@ import {
   type Source,
   type Verdict,
 } from '../types.js';
+import type { BansGuardConfig } from './config.js';
 
 export const BANNED_RULE = 'banned';
 

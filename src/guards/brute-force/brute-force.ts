@@ -1,4 +1,3 @@
-import type { BruteForceConfig } from '../../config/types.js';
 import { SipParseError } from '../../sip/errors.js';
 import { H } from '../../sip/header-names.js';
 import type { SipMessage } from '../../sip/message.js';
@@ -7,6 +6,7 @@ import type { WatchedRequest } from '../../watch/transactions.js';
 import { bounded, digestCredentials, type ResponseWatcher } from '../../watch/watch.js';
 import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from '../types.js';
 import { AuthFailureTracker } from './auth-failures.js';
+import type { BruteForceConfig } from './config.js';
 
 /** Name in events and log lines (fail2ban's filter takes `[a-z0-9-]` names). */
 export const BRUTE_FORCE = 'brute-force';

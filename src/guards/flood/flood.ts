@@ -15,10 +15,11 @@
  * never gets here again until its ban ends; in monitor mode, or without the bans guard, the
  * drops are what it sees.
  */
-import type { FloodConfig } from '../../config/types.js';
+
 import { classifyIp, v4Mask } from '../../net/ip.js';
 import type { SourceKeys } from '../../net/source-key.js';
 import { type BanVerdict, type DropVerdict, type Guard, PASS, type Source, type Verdict } from '../types.js';
+import type { FloodConfig } from './config.js';
 import { RateTable } from './rate-table.js';
 
 /** Human text of a duration in ms: `2s`, `1.5s`, `250ms`. */

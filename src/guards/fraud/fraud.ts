@@ -1,4 +1,3 @@
-import type { FraudConfig } from '../../config/types.js';
 import { H } from '../../sip/header-names.js';
 import type { SipMessage } from '../../sip/message.js';
 import { parseNameAddr } from '../../sip/name-addr.js';
@@ -6,6 +5,7 @@ import { FORBIDDEN, type Reporter } from '../../watch/report.js';
 import type { WatchedRequest } from '../../watch/transactions.js';
 import { attributedCredentials, bounded, type ResponseWatcher, type VerifiedCredentials } from '../../watch/watch.js';
 import { type Guard, PASS, type ReplySpec, type Source, type Verdict } from '../types.js';
+import type { FraudConfig } from './config.js';
 import { attemptId, dialogId, FraudTracker, isInternational, matchPrefix, normalizeNumber } from './tracker.js';
 
 /** Name in events and log lines. */

@@ -9,7 +9,7 @@
  * Reason phrases are short, fixed ASCII text: they never echo the message and never name
  * sipwarden. Specifics, which may quote the message, go to `detail`.
  */
-import type { SanityCheck } from '../../config/types.js';
+
 import { TOKEN_BYTE } from '../../sip/chars.js';
 import { parseAuthHeader } from '../../sip/digest.js';
 import { SipParseError } from '../../sip/errors.js';
@@ -18,6 +18,7 @@ import type { ContactValue, SipMessage } from '../../sip/message.js';
 import { quotedStringEnd } from '../../sip/params.js';
 import { DigestParam, DigestScan } from '../digest-scan.js';
 import type { Source } from '../types.js';
+import type { SanityCheck } from './config.js';
 
 export interface SanityFailure {
   readonly code: number;

@@ -8,7 +8,7 @@
  * The guard never throws: a header that fails to decode on demand (From, To and the
  * Request-URI are decoded lazily) becomes the failure of the check that read it.
  */
-import type { SanityCheck, SanityConfig } from '../../config/types.js';
+
 import type { SipMessage } from '../../sip/message.js';
 import { type Guard, PASS, type Source, type Verdict } from '../types.js';
 import {
@@ -18,6 +18,7 @@ import {
   SanityContext,
   type SanityFailure,
 } from './checks.js';
+import type { SanityCheck, SanityConfig } from './config.js';
 
 /**
  * The order the checks run in: the Request-Line and the headers every message needs first,
