@@ -131,7 +131,7 @@ export const hostPort = z
   })
   .meta({ type: '`host[:port]`' });
 
-/** A digest secret or flow-token key: never quoted in a message. */
+/** Shortest secret accepted (`secret`, `guards.auth.secret`); a secret is never quoted in a message. */
 export const MIN_SECRET_LENGTH = 32;
 
 // ---- file paths: relative to the configuration file ----

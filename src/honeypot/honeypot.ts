@@ -8,7 +8,6 @@
  * an address that never proved it receives our answers (by echoing our To tag or nonce) is
  * sent at most `amplificationFactor` times the bytes it sent.
  */
-
 import { sanitize } from '../log/sanitize.js';
 import type { EventLogger } from '../log/types.js';
 import type { Destination, ListenerInfo, Peer, TransportName } from '../net/peer.js';
