@@ -5,7 +5,7 @@
  * hiding edits the copy, and the watch sees answers as they leave (after hiding).
  */
 import { CredentialStripping } from './auth/strip.js';
-import type { Config } from './config/types.js';
+import type { Config } from './config/schema.js';
 import type { EventBus } from './core/events.js';
 import type { Module } from './core/module.js';
 import type { GuardChain } from './guards/chain.js';

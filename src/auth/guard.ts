@@ -18,20 +18,18 @@
  * never do.
  */
 import { randomBytes } from 'node:crypto';
-import type { AuthAlgorithmName, AuthConfig } from '../config/types.js';
 import type { MessageContext } from '../core/context.js';
-import type { ReplySpec, Source, Verdict } from '../core/verdict.js';
-import { PASS } from '../core/verdict.js';
+import { PASS, type ReplySpec, type Source, type Verdict } from '../core/verdict.js';
 import type { Guard } from '../guards/types.js';
 import { sanitize } from '../log/sanitize.js';
 import { hash53Parts } from '../net/hash.js';
-import type { AuthHeader } from '../sip/digest.js';
-import { parseAuthHeader } from '../sip/digest.js';
+import { type AuthHeader, parseAuthHeader } from '../sip/digest.js';
 import { H } from '../sip/header-names.js';
 import type { SipMessage } from '../sip/message.js';
 import { localToTag } from '../sip/reply.js';
 import { parseUri, type SipUri } from '../sip/uri.js';
 import { percentDecoded, urisEquivalent } from '../sip/uri-compare.js';
+import type { AuthAlgorithmName, AuthConfig } from './config.js';
 import { algorithmNamed, computeResponse, type DigestAlgorithm, hashOf, responsesEqual } from './digest.js';
 import { NonceCodec, nonceKey } from './nonce.js';
 import { type AuthOutcome, type AuthOutcomeKind, AuthOutcomes, type AuthReason } from './outcomes.js';

@@ -3,7 +3,7 @@
  * records file while sipwarden runs; it writes new observations within a second.
  */
 import { resolve } from 'node:path';
-import { DEFAULTS, loadConfig } from '../config/index.js';
+import { DEFAULT_DATA_DIR, loadConfig } from '../config/index.js';
 import { recordJson, recordsCsv, recordsJson } from '../honeypot/export.js';
 import { attacksFile } from '../honeypot/open.js';
 import type { AttackRecord } from '../honeypot/records.js';
@@ -36,7 +36,7 @@ function file(config: string | undefined, db: string | undefined): string {
     if (db === '') throw new UsageError('--db needs a file name');
     return resolve(db);
   }
-  if (config === undefined) return resolve(DEFAULTS.data_dir, ATTACKS_FILE);
+  if (config === undefined) return resolve(DEFAULT_DATA_DIR, ATTACKS_FILE);
   const c = loadConfig({ file: config });
   if (c.store.type !== 'sqlite') {
     throw new Error(`${config}: store.type is ${c.store.type}: attack records live only inside the running sipwarden`);

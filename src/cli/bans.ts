@@ -4,9 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { formatDuration } from '../config/duration.js';
-import { DEFAULTS, loadConfig, parseDuration } from '../config/index.js';
+import { DEFAULT_DATA_DIR, loadConfig, parseDuration } from '../config/index.js';
+import { bansSchema } from '../guards/bans/config.js';
 import { sanitize } from '../log/sanitize.js';
 import { parseCidr } from '../net/cidr.js';
+import { DEFAULT_STORE_FILE } from '../store/config.js';
 import { SqliteBanStore } from '../store/sqlite.js';
 import type { Ban } from '../store/types.js';
 import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
@@ -151,17 +153,17 @@ interface Database {
 
 /** The file and limits to use, from --config or --db (or the default data directory). */
 function database(config: string | undefined, db: string | undefined): Database {
-  const bansDefaults = DEFAULTS.guards.bans;
+  const bansDefaults = bansSchema.parse({});
   if (config !== undefined && db !== undefined) throw new UsageError('give --config or --db, not both');
   if (db !== undefined) {
     if (db === '') throw new UsageError('--db needs a file name');
-    return { path: resolve(db), maxBans: bansDefaults.max_bans, defaultDuration: bansDefaults.default_duration };
+    return { path: resolve(db), maxBans: bansDefaults.maxBans, defaultDuration: bansDefaults.defaultDuration };
   }
   if (config === undefined) {
     return {
-      path: resolve(DEFAULTS.data_dir, DEFAULTS.store.file),
-      maxBans: bansDefaults.max_bans,
-      defaultDuration: bansDefaults.default_duration,
+      path: resolve(DEFAULT_DATA_DIR, DEFAULT_STORE_FILE),
+      maxBans: bansDefaults.maxBans,
+      defaultDuration: bansDefaults.defaultDuration,
     };
   }
   const c = loadConfig({ file: config });

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULTS, EndpointError, loadConfig, parseEndpoint } from '../config/index.js';
-import type { FirewallConfig } from '../config/types.js';
+import { ConfigError, EndpointError, loadConfig, parseEndpoint } from '../config/index.js';
+import { type FirewallConfig, firewallSchema } from '../firewall/config.js';
 import { renderIptables } from '../firewall/iptables.js';
 import { renderNftables } from '../firewall/nftables.js';
 import { type FirewallListener, FirewallRenderError } from '../firewall/ports.js';
@@ -30,14 +30,7 @@ const BACKENDS = ['nftables', 'iptables'] as const;
 type Backend = (typeof BACKENDS)[number];
 
 function defaultFirewall(): FirewallConfig {
-  const d = DEFAULTS.firewall;
-  return {
-    sync: d.sync,
-    backend: d.backend,
-    table: d.table,
-    openTcpPorts: [...d.open_tcp_ports],
-    scanSlowing: d.scan_slowing,
-  };
+  return firewallSchema.parse({});
 }
 
 /** Prints the ruleset; returns the exit status (2 for bad arguments or configuration). */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { Config } from '../config/types.js';
+import type { Config } from '../config/index.js';
 import { EventBus } from '../core/events.js';
 import type { Source, Verdict } from '../core/verdict.js';
 import type { BanPolicy } from '../guards/ban-policy.js';

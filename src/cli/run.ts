@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
+import type { CliOverrides, Config } from '../config/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { ensurePrivateDir } from '../config/private-file.js';
-import type { CliOverrides, Config } from '../config/types.js';
 import { createLogger, type Logger, setLevel } from '../log/index.js';
 import { Server } from '../server.js';
 

@@ -6,12 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { DEFAULT_AUTH_REALM } from '../auth/config.js';
 import { computeHa1 } from '../auth/digest.js';
 import { nameProblem } from '../auth/users.js';
 import { deleteUser, listUsers, openUsersDatabase, putUser } from '../auth/users-store.js';
-import { ConfigError, DEFAULTS, loadConfig } from '../config/index.js';
+import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from '../config/index.js';
 import { ensurePrivateDir, prepareSqliteFiles } from '../config/private-file.js';
 import { sanitize } from '../log/sanitize.js';
+import { DEFAULT_STORE_FILE } from '../store/config.js';
 import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
 
 export const USERS_USAGE = `Usage: sipwarden users <command> [--config FILE | --db FILE] [options]
@@ -192,13 +194,13 @@ const OPTIONS = {
 } as const;
 
 function database(config: string | undefined, db: string | undefined): { path: string; realm: string } {
-  const realm = DEFAULTS.guards.auth.realm;
+  const realm = DEFAULT_AUTH_REALM;
   if (config !== undefined && db !== undefined) throw new UsageError('give --config or --db, not both');
   if (db !== undefined) {
     if (db === '') throw new UsageError('--db needs a file name');
     return { path: resolve(db), realm };
   }
-  if (config === undefined) return { path: resolve(DEFAULTS.data_dir, DEFAULTS.store.file), realm };
+  if (config === undefined) return { path: resolve(DEFAULT_DATA_DIR, DEFAULT_STORE_FILE), realm };
   const c = loadConfig({ file: config });
   if (c.store.type !== 'sqlite')
     throw new Error(`${config}: store.type is ${c.store.type}: users need the sqlite store`);

@@ -7,25 +7,28 @@
  * escapes for bad input.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from 'yaml';
 import type * as z from 'zod';
 import { describe } from '../net/ip.js';
-import { compileHygiene } from '../topology/hygiene.js';
-import type { Endpoint, HostPort } from './endpoint.js';
 import { type Env, type EnvUse, redactEnv, retypePlain, substituteEnv } from './env.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { allowedKeysAt, configSchema, DEFAULTS, describeValue, type RawConfig } from './schema.js';
-import type {
-  AuthConfig,
-  CliOverrides,
-  Config,
-  GuardsConfig,
-  ListenConfig,
-  PingConfig,
-  TopologyConfig,
-  UpstreamConfig,
-} from './types.js';
+import { describeValue, withPathBase } from './fields.js';
+import { allowedKeysAt, type Config, configSchema } from './schema.js';
+
+/** Command-line flags that override (replace) the file's values. */
+export interface CliOverrides {
+  /** `--listen URL` (repeatable): replaces `listen`. */
+  listen?: string[];
+  /** `--upstream URL` (repeatable): replaces `upstreams` by one upstream named `default`. */
+  upstream?: string[];
+  /** `--log-level LEVEL`: replaces `log.level`. */
+  logLevel?: string;
+  /** `--tls-cert FILE`: certificate for the tls:// addresses given by --listen. */
+  tlsCert?: string;
+  /** `--tls-key FILE`: private key for the tls:// addresses given by --listen. */
+  tlsKey?: string;
+}
 
 export interface LoadOptions {
   /** Environment for `${VAR}` substitution. Default: `process.env`. */
@@ -263,16 +266,16 @@ function build(
   applyOverrides(raw, overrides, cwd, loc);
   reportMoved(raw, loc);
 
-  // 4. Schema.
-  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  // 4. Schema: field checks, defaults, the camelCase result (paths relative to the file).
+  const parsed = withPathBase({ baseDir, cwd }, () => configSchema.safeParse(raw, { reportInput: true }));
   if (!parsed.success) {
     for (const issue of parsed.error.issues) convertIssue(issue, [], loc, file === undefined);
     loc.throwIfAny();
   }
-  const data = parsed.data!;
+  const config = parsed.data!;
 
-  // 5. Cross-field checks and normalisation.
-  const config = normalise(data, loc, baseDir, cwd);
+  // 5. Cross-field checks.
+  crossCheck(config, loc);
   loc.throwIfAny();
   return deepFreeze(config);
 }
@@ -469,6 +472,14 @@ function convertIssue(issue: z.core.$ZodIssue, prefix: Path, loc: Locator, noFil
     case 'invalid_value':
       loc.add(path, `${issue.message}, got ${describeValue(issue.input)}`);
       return;
+    case 'custom':
+      // `atKey`: the value is not wrong, its place is (e.g. a certificate on a udp:// address).
+      loc.add(
+        path,
+        issue.message === 'required' ? requiredMessage(path, noFile) : issue.message,
+        issue.params?.atKey === true,
+      );
+      return;
     default:
       loc.add(path, issue.message === 'required' ? requiredMessage(path, noFile) : issue.message);
   }
@@ -518,65 +529,69 @@ function levenshtein(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-// ---- cross-field checks and the camelCase result ----
+// ---- cross-field checks ----
 
-function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string): Config {
-  const listen: ListenConfig[] = [];
+/** Checks that relate several settings, or settings and files on disk. */
+function crossCheck(config: Config, loc: Locator): void {
+  checkListen(config, loc);
+  checkUpstreams(config, loc);
+  if (config.limits.maxHeaderBytes > config.limits.maxMessageBytes) {
+    loc.add(
+      ['limits', 'max_header_bytes'],
+      `must not be larger than max_message_bytes (${config.limits.maxMessageBytes})`,
+    );
+  }
+  if (config.tcp.maxConnectionsPerIp > config.tcp.maxConnections) {
+    loc.add(
+      ['tcp', 'max_connections_per_ip'],
+      `must not be larger than max_connections (${config.tcp.maxConnections})`,
+    );
+  }
+  // Only a reserve that was written can be too large: the default is at most a quarter.
+  if (config.tcp.upstreamReserve >= config.tcp.maxConnections) {
+    loc.add(['tcp', 'upstream_reserve'], `must be smaller than max_connections (${config.tcp.maxConnections})`);
+  }
+  if (config.tcp.maxPendingOutput < config.limits.maxMessageBytes) {
+    loc.add(
+      ['tcp', 'max_pending_output'],
+      `must not be smaller than limits.max_message_bytes (${config.limits.maxMessageBytes})`,
+    );
+  }
+  checkAuth(config, loc);
+}
+
+/** Certificate files readable; no two listeners on one socket. */
+function checkListen(config: Config, loc: Locator): void {
   const bound = new Map<string, { index: number; url: string }>();
-  data.listen.forEach((entry, i) => {
-    const at = (...rest: PropertyKey[]) => ['listen', i, ...rest];
-    const fromCli = loc.cli.listen;
-    const obj = 'transport' in entry ? { url: entry, cert: undefined, key: undefined, advertise: undefined } : entry;
-    const ep: Endpoint = obj.url;
-    const fileAt = (p: string | undefined, field: 'cert' | 'key'): string | undefined => {
-      if (p === undefined) return undefined;
-      const full = isAbsolute(p) ? p : resolve(fromCli ? cwd : baseDir, p);
-      const problem = unreadable(full);
-      if (problem) loc.add(at(field), `cannot read ${describe(full)}: ${problem}`);
-      return full;
-    };
-    let cert: string | undefined;
-    let key: string | undefined;
-    if (ep.transport === 'tls') {
-      if ('transport' in entry) {
-        loc.add(at(), `${ep.url} needs a certificate and key: write { url: ${ep.url}, cert: FILE, key: FILE }`);
-      } else {
-        if (obj.cert === undefined) loc.add(at('cert'), `required for ${ep.url}`);
-        if (obj.key === undefined) loc.add(at('key'), `required for ${ep.url}`);
-      }
-      cert = fileAt(obj.cert, 'cert');
-      key = fileAt(obj.key, 'key');
-    } else {
-      if (obj.cert !== undefined) loc.add(at('cert'), 'only used with tls:// addresses', true);
-      if (obj.key !== undefined) loc.add(at('key'), 'only used with tls:// addresses', true);
+  config.listen.forEach((l, i) => {
+    for (const field of ['cert', 'key'] as const) {
+      const file = l[field];
+      const problem = file === undefined ? undefined : unreadable(file);
+      if (problem) loc.add(['listen', i, field], `cannot read ${describe(file)}: ${problem}`);
     }
-    let advertise: HostPort | undefined = obj.advertise;
-    if (advertise && advertise.port === 0) {
-      const hostport = advertise.family === 6 ? `[${advertise.host}]:${ep.port}` : `${advertise.host}:${ep.port}`;
-      advertise = { ...advertise, port: ep.port, hostport };
+    if (l.port === 0) return;
+    // tcp:// and tls:// on the same address and port would both bind one TCP port.
+    const socketKey = `${l.transport === 'udp' ? 'udp' : 'tcp'} ${l.host} ${l.port}`;
+    const first = bound.get(socketKey);
+    if (first === undefined) {
+      bound.set(socketKey, { index: i, url: l.url });
+      return;
     }
-    if (ep.port !== 0) {
-      // tcp:// and tls:// on the same address and port would both bind one TCP port.
-      const socketKey = `${ep.transport === 'udp' ? 'udp' : 'tcp'} ${ep.host} ${ep.port}`;
-      const first = bound.get(socketKey);
-      if (first) {
-        const line = loc.lineFor(['listen', first.index]);
-        const where = line !== undefined && !fromCli ? ` (line ${line})` : '';
-        loc.add(
-          at(),
-          first.url === ep.url
-            ? `${ep.url} is listed twice${where}`
-            : `${ep.url} and ${first.url}${where} would both use TCP port ${ep.port} on ${ep.host}`,
-        );
-      } else {
-        bound.set(socketKey, { index: i, url: ep.url });
-      }
-    }
-    listen.push({ ...ep, cert, key, advertise });
+    const line = loc.lineFor(['listen', first.index]);
+    const where = line !== undefined && !loc.cli.listen ? ` (line ${line})` : '';
+    loc.add(
+      ['listen', i],
+      first.url === l.url
+        ? `${l.url} is listed twice${where}`
+        : `${l.url} and ${first.url}${where} would both use TCP port ${l.port} on ${l.host}`,
+    );
   });
+}
 
+/** Unique names and targets, readable CA files, a default upstream that exists. */
+function checkUpstreams(config: Config, loc: Locator): void {
   const names = new Map<string, number>();
-  const upstreams: UpstreamConfig[] = data.upstreams.map((u, i) => {
+  config.upstreams.forEach((u, i) => {
     const first = names.get(u.name);
     if (first !== undefined) {
       const line = loc.lineFor(['upstreams', first, 'name']);
@@ -589,257 +604,25 @@ function normalise(data: RawConfig, loc: Locator, baseDir: string, cwd: string):
       if (seen.has(t.url)) loc.add(['upstreams', i, 'targets', j], `${t.url} is listed twice`);
       seen.add(t.url);
     });
-    let ping: PingConfig | false = false;
-    if (u.ping === true) ping = { ...DEFAULTS.ping };
-    else if (u.ping !== false) {
-      ping = { interval: u.ping.interval, timeout: u.ping.timeout, failures: u.ping.failures };
-      if (ping.timeout > ping.interval) {
-        loc.add(['upstreams', i, 'ping', 'timeout'], `must not be longer than interval (${u.ping.interval} ms)`);
-      }
-    }
-    let ca: string | undefined;
-    if (u.tls.ca !== undefined) {
-      ca = isAbsolute(u.tls.ca) ? u.tls.ca : resolve(baseDir, u.tls.ca);
-      const problem = unreadable(ca);
-      if (problem) loc.add(['upstreams', i, 'tls', 'ca'], `cannot read ${describe(ca)}: ${problem}`);
-    }
-    const tls = { verify: u.tls.verify, ca, serverName: u.tls.server_name };
-    return { name: u.name, targets: u.targets, ping, tls };
+    const problem = u.tls.ca === undefined ? undefined : unreadable(u.tls.ca);
+    if (problem) loc.add(['upstreams', i, 'tls', 'ca'], `cannot read ${describe(u.tls.ca)}: ${problem}`);
   });
-
-  const defaultUpstream = data.default_upstream ?? data.upstreams[0]!.name;
-  if (!names.has(defaultUpstream)) {
+  if (!names.has(config.defaultUpstream)) {
     loc.add(
       ['default_upstream'],
-      `no upstream is named ${describe(defaultUpstream)} (upstreams: ${[...names.keys()].map(describe).join(', ')})`,
+      `no upstream is named ${describe(config.defaultUpstream)} (upstreams: ${[...names.keys()].map(describe).join(', ')})`,
     );
   }
-
-  const trusted = [...new Set(data.trusted)];
-
-  if (data.limits.max_header_bytes > data.limits.max_message_bytes) {
-    loc.add(
-      ['limits', 'max_header_bytes'],
-      `must not be larger than max_message_bytes (${data.limits.max_message_bytes})`,
-    );
-  }
-  if (data.tcp.max_connections_per_ip > data.tcp.max_connections) {
-    loc.add(['tcp', 'max_connections_per_ip'], `must not be larger than max_connections (${data.tcp.max_connections})`);
-  }
-  if (data.tcp.upstream_reserve !== undefined && data.tcp.upstream_reserve >= data.tcp.max_connections) {
-    loc.add(['tcp', 'upstream_reserve'], `must be smaller than max_connections (${data.tcp.max_connections})`);
-  }
-  if (data.tcp.max_pending_output < data.limits.max_message_bytes) {
-    loc.add(
-      ['tcp', 'max_pending_output'],
-      `must not be smaller than limits.max_message_bytes (${data.limits.max_message_bytes})`,
-    );
-  }
-
-  checkAuth(data, loc);
-  // Header names hygiene may not remove (the message needs them) are reported with their line.
-  for (const dir of ['out', 'in'] as const) {
-    data.topology[dir].remove.forEach((name, i) => {
-      try {
-        compileHygiene({
-          server: 'keep',
-          userAgent: 'keep',
-          remove: [name],
-          stripAssertedIdentityFromUntrusted: false,
-          internalHosts: [],
-        });
-      } catch (err) {
-        loc.add(['topology', dir, 'remove', i], (err as Error).message.replace(/^hygiene: /, ''));
-      }
-    });
-  }
-
-  const dataDir = data.data_dir === undefined ? resolve(cwd, DEFAULTS.data_dir) : resolve(baseDir, data.data_dir);
-  return {
-    listen,
-    upstreams,
-    defaultUpstream,
-    trusted,
-    sources: { ipv4Prefix: data.sources.ipv4_prefix, ipv6Prefix: data.sources.ipv6_prefix },
-    limits: {
-      maxMessageBytes: data.limits.max_message_bytes,
-      maxHeaders: data.limits.max_headers,
-      maxHeaderBytes: data.limits.max_header_bytes,
-      maxListEntries: data.limits.max_list_entries,
-    },
-    tcp: {
-      idleTimeout: data.tcp.idle_timeout,
-      connectTimeout: data.tcp.connect_timeout,
-      maxConnections: data.tcp.max_connections,
-      maxConnectionsPerIp: data.tcp.max_connections_per_ip,
-      upstreamReserve:
-        data.tcp.upstream_reserve ?? Math.min(DEFAULTS.tcp.upstream_reserve, Math.floor(data.tcp.max_connections / 4)),
-      tlsHandshakeTimeout: data.tcp.tls_handshake_timeout,
-      maxPendingOutput: data.tcp.max_pending_output,
-      pongsPerSecond: data.tcp.pongs_per_second,
-    },
-    replies: { badRequestPerSecond: data.replies.bad_request_per_second },
-    secret: data.secret === '' ? undefined : data.secret,
-    dataDir,
-    log: { level: data.log.level, file: data.log.file === undefined ? undefined : resolve(baseDir, data.log.file) },
-    guards: normaliseGuards(data.guards, baseDir),
-    honeypot: {
-      enabled: data.honeypot.enabled,
-      server: data.honeypot.server.toLowerCase() === 'none' ? undefined : data.honeypot.server,
-      realm: data.honeypot.realm,
-      callDuration: data.honeypot.call_duration,
-      amplificationFactor: data.honeypot.amplification_factor,
-      repliesPerSecond: data.honeypot.replies_per_second,
-      maxRecords: data.honeypot.max_records,
-      forward: data.honeypot.forward,
-    },
-    store: { type: data.store.type, path: resolve(dataDir, data.store.file ?? DEFAULTS.store.file) },
-    firewall: {
-      sync: data.firewall.sync,
-      backend: data.firewall.backend,
-      table: data.firewall.table,
-      openTcpPorts: [...new Set(data.firewall.open_tcp_ports)],
-      scanSlowing: data.firewall.scan_slowing,
-    },
-    topology: normaliseTopology(data.topology),
-  };
-}
-
-function normaliseTopology(t: RawConfig['topology']): TopologyConfig {
-  return {
-    hide: t.hide,
-    key: t.key,
-    previousKeys: t.previous_keys.map((p) => ({ key: p.key, until: p.until })),
-    callId: t.call_id,
-    internalHosts: [...new Set(t.internal_hosts)],
-    out: { server: t.out.server, userAgent: t.out.user_agent, remove: [...new Set(t.out.remove)] },
-    in: {
-      server: t.in.server,
-      userAgent: t.in.user_agent,
-      remove: [...new Set(t.in.remove)],
-      stripAssertedIdentity: t.in.strip_asserted_identity,
-    },
-  };
-}
-
-function normaliseGuards(g: RawConfig['guards'], baseDir: string): GuardsConfig {
-  const file = (p: string) => resolve(baseDir, p);
-  const s = g.scanner.signals;
-  return {
-    chain: g.chain,
-    reply: g.reply,
-    repliesPerSecond: g.replies_per_second,
-    neverBan: [...new Set(g.never_ban)],
-    acl: {
-      mode: g.acl.mode,
-      allow: [...new Set(g.acl.allow)],
-      deny: [...new Set(g.acl.deny)],
-      allowFiles: g.acl.allow_files.map(file),
-      denyFiles: g.acl.deny_files.map(file),
-      default: g.acl.default,
-      action: g.acl.action,
-    },
-    bans: {
-      mode: g.bans.mode,
-      action: g.bans.action,
-      defaultDuration: g.bans.default_duration,
-      maxBans: g.bans.max_bans,
-    },
-    flood: {
-      mode: g.flood.mode,
-      window: g.flood.window,
-      maxMessages: g.flood.max_messages,
-      ban: g.flood.ban,
-      maxSources: g.flood.max_sources,
-    },
-    sanity: { mode: g.sanity.mode, checks: [...new Set(g.sanity.checks)] },
-    scanner: {
-      mode: g.scanner.mode,
-      userAgents: g.scanner.user_agents,
-      sdpSessionNames: g.scanner.sdp_session_names,
-      signals: {
-        user_agent: s.user_agent,
-        sql_injection: s.sql_injection,
-        shell_metacharacters: s.shell_metacharacters,
-        overlong_value: s.overlong_value,
-        ip_literal_host: s.ip_literal_host,
-        record_route_spoofing: s.record_route_spoofing,
-        record_route_foreign: s.record_route_foreign,
-        record_route_register: s.record_route_register,
-        sdp_session_name: s.sdp_session_name,
-      },
-      recordRouteHosts: [...new Set(g.scanner.record_route_hosts)],
-      scoreThreshold: g.scanner.score_threshold,
-      scoreWindow: g.scanner.score_window,
-      ban: g.scanner.ban,
-    },
-    auth: normaliseAuth(g.auth, file),
-    bruteForce: {
-      mode: g.brute_force.mode,
-      maxFailures: g.brute_force.max_failures,
-      window: g.brute_force.window,
-      ban: g.brute_force.ban,
-      normalizeNotFound: g.brute_force.normalize_not_found,
-      maxEntries: g.brute_force.max_entries,
-      distributed: {
-        sources: g.brute_force.distributed.sources,
-        window: g.brute_force.distributed.window,
-        lock: g.brute_force.distributed.lock,
-        lockDuration: g.brute_force.distributed.lock_duration,
-      },
-    },
-    dialScan: {
-      mode: g.dial_scan.mode,
-      window: g.dial_scan.window,
-      maxDestinations: g.dial_scan.max_destinations,
-      ban: g.dial_scan.ban,
-      methods: [...new Set(g.dial_scan.methods)],
-      codes: [...new Set(g.dial_scan.codes)],
-      maxSources: g.dial_scan.max_sources,
-    },
-    fraud: {
-      mode: g.fraud.mode,
-      callsPerMinute: g.fraud.calls_per_minute,
-      concurrentCalls: g.fraud.concurrent_calls,
-      repeatedCalls: g.fraud.repeated_calls,
-      maxCallDuration: g.fraud.max_call_duration,
-      denyPrefixes: [...new Set(g.fraud.deny_prefixes)],
-      allowPrefixes: [...new Set(g.fraud.allow_prefixes)],
-      maxUsers: g.fraud.max_users,
-    },
-  };
-}
-
-function normaliseAuth(a: RawConfig['guards']['auth'], file: (p: string) => string): AuthConfig {
-  const realms: Record<string, string> = {};
-  for (const [domain, realm] of Object.entries(a.realms)) realms[domain.toLowerCase()] = realm;
-  return {
-    mode: a.mode,
-    realm: a.realm,
-    realms,
-    algorithms: a.algorithms,
-    methods: [...new Set(a.methods.map((m) => m.toUpperCase()))],
-    inDialog: a.in_dialog,
-    source: a.source,
-    usersFile: a.users_file === undefined ? undefined : file(a.users_file),
-    nonceLifetime: a.nonce_lifetime,
-    secret: a.secret,
-    challenge: a.challenge,
-    stripCredentials: a.strip_credentials,
-    challengesPerSecond: a.challenges_per_second,
-    maxNonces: a.max_nonces,
-    identity: { check: a.identity.check, aliases: a.identity.aliases },
-  };
 }
 
 /** guards.auth needs its users: a file, or the store's SQLite file. */
-function checkAuth(data: RawConfig, loc: Locator): void {
-  const a = data.guards.auth;
-  if (!data.guards.chain.includes('auth') || a.mode === 'off') return;
-  if (a.source === 'file' && a.users_file === undefined) {
+function checkAuth(config: Config, loc: Locator): void {
+  const a = config.guards.auth;
+  if (!config.guards.chain.includes('auth') || a.mode === 'off') return;
+  if (a.source === 'file' && a.usersFile === undefined) {
     loc.add(['guards', 'auth', 'users_file'], 'required when guards.chain has auth and source is file');
   }
-  if (a.source === 'store' && data.store.type !== 'sqlite') {
+  if (a.source === 'store' && config.store.type !== 'sqlite') {
     loc.add(['guards', 'auth', 'source'], 'store needs store.type sqlite (users live in its file)');
   }
 }

@@ -3,9 +3,9 @@
  * `<data_dir>/secret` (mode 0600) so that tokens handed out before a restart stay valid.
  */
 import { randomBytes } from 'node:crypto';
+import { MIN_SECRET_LENGTH } from './fields.js';
 import { privateFileError, readOrCreatePrivateFile } from './private-file.js';
-import { MIN_SECRET_LENGTH } from './schema.js';
-import type { Config } from './types.js';
+import type { Config } from './schema.js';
 
 export const SECRET_FILE = 'secret';
 

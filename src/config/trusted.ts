@@ -1,5 +1,5 @@
 import { CidrSet } from '../net/cidr.js';
-import type { Config } from './types.js';
+import type { Config } from './schema.js';
 
 /**
  * The addresses treated as inside: `trusted` plus every upstream target given as an IP address.

@@ -3,9 +3,10 @@
  * iptables): the SIP listeners' ports, the other open TCP ports, and who may reach the admin
  * API. Validation happens here, so a renderer only formats.
  */
-import type { FirewallConfig } from '../config/types.js';
+
 import { parseCidr } from '../net/cidr.js';
 import { parseIp } from '../net/ip.js';
+import type { FirewallConfig } from './config.js';
 
 /** A SIP listener as the firewall sees it (a loaded `Config`'s `listen` entries satisfy it). */
 export interface FirewallListener {

@@ -17,10 +17,11 @@
  *   forms) is `::/64`, which holds the IPv4-mapped range; such a source is banned as its
  *   address alone, or one forged datagram would ban every IPv4 client.
  */
-import type { SourcesConfig } from '../config/types.js';
+
 import { type Cidr, CidrSet, cidrsOverlap, normalizeCidr, normalizeIp, parseCidr } from '../net/cidr.js';
 import { SourceKeys } from '../net/source-key.js';
 import type { BanStore } from '../store/types.js';
+import type { SourcesConfig } from './config.js';
 
 /** A ban as reported in events: what, until when, why. */
 export interface BanRecord {

@@ -1,5 +1,4 @@
 import { type AuthDeps, AuthGuard, standaloneAuthDeps } from '../auth/guard.js';
-import type { GuardName, GuardsConfig, SourcesConfig } from '../config/types.js';
 import type { EventBus } from '../core/events.js';
 import type { BanStore } from '../store/types.js';
 import { Reporter } from '../watch/report.js';
@@ -9,6 +8,7 @@ import { BanPolicy } from './ban-policy.js';
 import { BansGuard } from './bans/bans.js';
 import { BruteForceGuard } from './brute-force/brute-force.js';
 import { type ChainEntry, GuardChain } from './chain.js';
+import type { GuardName, GuardsConfig, SourcesConfig } from './config.js';
 import { DialScanGuard } from './dial-scan/dial-scan.js';
 import { FloodGuard } from './flood/flood.js';
 import { FraudGuard } from './fraud/fraud.js';

@@ -12,7 +12,7 @@ import type { BlockingAction, Source, Verdict } from '../core/verdict.js';
 import type { SipMessage } from '../sip/message.js';
 
 /** `enforce` carries verdicts out; `monitor` only reports them (events marked `monitor`); `off` skips the guard. */
-export type { GuardMode } from '../config/types.js';
+export type { GuardMode } from '../config/fields.js';
 
 /**
  * One guard: one job. A guard implements either hook or both.

@@ -8,7 +8,6 @@
  * an address that never proved it receives our answers (by echoing our To tag or nonce) is
  * sent at most `amplificationFactor` times the bytes it sent.
  */
-import type { HoneypotConfig } from '../config/types.js';
 import type { EventBus } from '../core/events.js';
 import { sanitize } from '../log/sanitize.js';
 import type { EventLogger } from '../log/types.js';
@@ -17,6 +16,7 @@ import { RateLimit } from '../net/rate-limit.js';
 import { SipParseError } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import { canReplyTo } from '../sip/reply.js';
+import type { HoneypotConfig } from './config.js';
 import type { AttackStore, Observation } from './records.js';
 import { Responder } from './responder.js';
 import { type HoneypotSources, mayReflect, SourceTable } from './sources.js';

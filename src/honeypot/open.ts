@@ -1,6 +1,6 @@
 /** Opens the honeypot and its attack records as the configuration says. */
 import { dirname, join } from 'node:path';
-import type { Config } from '../config/types.js';
+import type { Config } from '../config/index.js';
 import type { EventBus } from '../core/events.js';
 import type { EventLogger } from '../log/types.js';
 import { Honeypot, type HoneypotTransport } from './honeypot.js';

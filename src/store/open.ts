@@ -1,5 +1,5 @@
 /** Opens the ban store the configuration names. */
-import type { StoreConfig } from '../config/types.js';
+import type { StoreConfig } from './config.js';
 import type { BanStoreOptions } from './indexed-store.js';
 import { MemoryBanStore } from './memory.js';
 import { SqliteBanStore } from './sqlite.js';

@@ -1,4 +1,4 @@
-import type { Config } from '../config/types.js';
+import type { Config } from '../config/index.js';
 import { TopologyHider } from './hider.js';
 import { compileHygiene } from './hygiene.js';
 import { ensureTopologyKey } from './keys.js';

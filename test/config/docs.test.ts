@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULTS, formatDuration, loadConfigFromString, schemaKeyPaths } from '../../src/config/index.js';
+import {
+  ConfigError,
+  DEFAULT_DATA_DIR,
+  formatDuration,
+  loadConfigFromString,
+  schemaKeyPaths,
+} from '../../src/config/index.js';
+import { keyDocs, renderReference, withReference } from '../../src/config/reference.js';
 
 // dist/test/config/ -> repository root
 const docs = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
@@ -44,60 +52,81 @@ describe('docs/configuration.md', () => {
 
   it('states the defaults the schema applies', () => {
     const rows = optionRows();
+    // The defaults as loading a file that sets nothing else applies them.
+    const d = loadConfigFromString(
+      'listen: [udp://0.0.0.0:5060]\nupstreams: [{ name: pbx, targets: [udp://10.0.0.10] }]',
+      'defaults.yaml',
+    );
+    const ping = d.upstreams[0]!.ping;
+    assert.ok(ping !== false);
+    const g = d.guards;
+    const t = d.topology;
     const expected: Record<string, string> = {
-      'upstreams[].ping.interval': formatDuration(DEFAULTS.ping.interval),
-      'upstreams[].ping.timeout': formatDuration(DEFAULTS.ping.timeout),
-      'upstreams[].ping.failures': String(DEFAULTS.ping.failures),
-      trusted: JSON.stringify(DEFAULTS.trusted),
-      'sources.ipv4_prefix': String(DEFAULTS.sources.ipv4_prefix),
-      'sources.ipv6_prefix': String(DEFAULTS.sources.ipv6_prefix),
-      'limits.max_message_bytes': String(DEFAULTS.limits.max_message_bytes),
-      'limits.max_headers': String(DEFAULTS.limits.max_headers),
-      'limits.max_header_bytes': String(DEFAULTS.limits.max_header_bytes),
-      'limits.max_list_entries': String(DEFAULTS.limits.max_list_entries),
-      'tcp.idle_timeout': formatDuration(DEFAULTS.tcp.idle_timeout),
-      'tcp.connect_timeout': formatDuration(DEFAULTS.tcp.connect_timeout),
-      'tcp.max_connections': String(DEFAULTS.tcp.max_connections),
-      'tcp.max_connections_per_ip': String(DEFAULTS.tcp.max_connections_per_ip),
-      'tcp.upstream_reserve': String(DEFAULTS.tcp.upstream_reserve),
-      'tcp.tls_handshake_timeout': formatDuration(DEFAULTS.tcp.tls_handshake_timeout),
-      'tcp.max_pending_output': String(DEFAULTS.tcp.max_pending_output),
-      'tcp.pongs_per_second': String(DEFAULTS.tcp.pongs_per_second),
-      'replies.bad_request_per_second': String(DEFAULTS.replies.bad_request_per_second),
-      data_dir: DEFAULTS.data_dir,
-      'log.level': DEFAULTS.log.level,
-      'guards.chain': JSON.stringify(DEFAULTS.guards.chain),
-      'guards.replies_per_second': String(DEFAULTS.guards.replies_per_second),
-      'guards.never_ban': JSON.stringify(DEFAULTS.guards.never_ban),
-      'guards.bans.default_duration': formatDuration(DEFAULTS.guards.bans.default_duration),
-      'guards.bans.max_bans': String(DEFAULTS.guards.bans.max_bans),
-      'guards.flood.window': formatDuration(DEFAULTS.guards.flood.window),
-      'guards.flood.max_messages': String(DEFAULTS.guards.flood.max_messages),
-      'guards.flood.ban': formatDuration(DEFAULTS.guards.flood.ban),
-      'guards.flood.max_sources': String(DEFAULTS.guards.flood.max_sources),
-      'guards.scanner.score_threshold': String(DEFAULTS.guards.scanner.score_threshold),
-      'guards.scanner.score_window': formatDuration(DEFAULTS.guards.scanner.score_window),
-      'guards.scanner.ban': formatDuration(DEFAULTS.guards.scanner.ban),
-      'store.type': DEFAULTS.store.type,
-      'store.file': DEFAULTS.store.file,
-      'firewall.table': DEFAULTS.firewall.table,
-      'firewall.open_tcp_ports': JSON.stringify(DEFAULTS.firewall.open_tcp_ports),
-      'topology.hide': String(DEFAULTS.topology.hide),
-      'topology.call_id': String(DEFAULTS.topology.call_id),
-      'topology.internal_hosts': JSON.stringify(DEFAULTS.topology.internal_hosts),
-      'topology.out.server': DEFAULTS.topology.out.server,
-      'topology.out.user_agent': DEFAULTS.topology.out.user_agent,
-      'topology.out.remove': JSON.stringify(DEFAULTS.topology.out.remove),
-      'topology.in.server': DEFAULTS.topology.in.server,
-      'topology.in.user_agent': DEFAULTS.topology.in.user_agent,
-      'topology.in.remove': JSON.stringify(DEFAULTS.topology.in.remove),
-      'topology.in.strip_asserted_identity': String(DEFAULTS.topology.in.strip_asserted_identity),
+      'upstreams[].ping.interval': formatDuration(ping.interval),
+      'upstreams[].ping.timeout': formatDuration(ping.timeout),
+      'upstreams[].ping.failures': String(ping.failures),
+      trusted: JSON.stringify(d.trusted),
+      'sources.ipv4_prefix': String(d.sources.ipv4Prefix),
+      'sources.ipv6_prefix': String(d.sources.ipv6Prefix),
+      'limits.max_message_bytes': String(d.limits.maxMessageBytes),
+      'limits.max_headers': String(d.limits.maxHeaders),
+      'limits.max_header_bytes': String(d.limits.maxHeaderBytes),
+      'limits.max_list_entries': String(d.limits.maxListEntries),
+      'tcp.idle_timeout': formatDuration(d.tcp.idleTimeout),
+      'tcp.connect_timeout': formatDuration(d.tcp.connectTimeout),
+      'tcp.max_connections': String(d.tcp.maxConnections),
+      'tcp.max_connections_per_ip': String(d.tcp.maxConnectionsPerIp),
+      'tcp.upstream_reserve': String(d.tcp.upstreamReserve),
+      'tcp.tls_handshake_timeout': formatDuration(d.tcp.tlsHandshakeTimeout),
+      'tcp.max_pending_output': String(d.tcp.maxPendingOutput),
+      'tcp.pongs_per_second': String(d.tcp.pongsPerSecond),
+      'replies.bad_request_per_second': String(d.replies.badRequestPerSecond),
+      data_dir: DEFAULT_DATA_DIR,
+      'log.level': d.log.level,
+      'guards.chain': JSON.stringify(g.chain),
+      'guards.replies_per_second': String(g.repliesPerSecond),
+      'guards.never_ban': JSON.stringify(g.neverBan),
+      'guards.bans.default_duration': formatDuration(g.bans.defaultDuration),
+      'guards.bans.max_bans': String(g.bans.maxBans),
+      'guards.flood.window': formatDuration(g.flood.window),
+      'guards.flood.max_messages': String(g.flood.maxMessages),
+      'guards.flood.ban': formatDuration(g.flood.ban),
+      'guards.flood.max_sources': String(g.flood.maxSources),
+      'guards.scanner.score_threshold': String(g.scanner.scoreThreshold),
+      'guards.scanner.score_window': formatDuration(g.scanner.scoreWindow),
+      'guards.scanner.ban': formatDuration(g.scanner.ban),
+      'store.type': d.store.type,
+      'store.file': basename(d.store.path),
+      'firewall.table': d.firewall.table,
+      'firewall.open_tcp_ports': JSON.stringify(d.firewall.openTcpPorts),
+      'topology.hide': String(t.hide),
+      'topology.call_id': String(t.callId),
+      'topology.internal_hosts': JSON.stringify(t.internalHosts),
+      'topology.out.server': String(t.out.server),
+      'topology.out.user_agent': String(t.out.userAgent),
+      'topology.out.remove': JSON.stringify(t.out.remove),
+      'topology.in.server': String(t.in.server),
+      'topology.in.user_agent': String(t.in.userAgent),
+      'topology.in.remove': JSON.stringify(t.in.remove),
+      'topology.in.strip_asserted_identity': String(t.in.stripAssertedIdentity),
     };
-    for (const [signal, d] of Object.entries(DEFAULTS.guards.scanner.signals)) {
-      expected[`guards.scanner.signals.${signal}.action`] = d.action;
-      expected[`guards.scanner.signals.${signal}.points`] = String(d.points);
+    for (const [signal, s] of Object.entries(g.scanner.signals)) {
+      expected[`guards.scanner.signals.${signal}.action`] = s.action;
+      expected[`guards.scanner.signals.${signal}.points`] = String(s.points);
     }
     for (const [key, value] of Object.entries(expected)) assert.equal(rows.get(key), `\`${value}\``, key);
+  });
+
+  it('has the reference generated from the schema (npm run docs:config)', () => {
+    assert.equal(docs, withReference(docs), 'docs/configuration.md is stale: run npm run docs:config');
+    assert.ok(docs.includes(renderReference()));
+  });
+
+  it('has a description for every key', () => {
+    const missing = keyDocs()
+      .filter((k) => k.description.trim() === '')
+      .map((k) => k.path);
+    assert.deepEqual(missing, [], `keys without a description: ${missing.join(', ')}`);
   });
 
   it('has an example file that is valid (but for its certificate files)', () => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { FirewallConfig } from '../../src/config/types.js';
+import type { FirewallConfig } from '../../src/firewall/config.js';
 import { renderIptables } from '../../src/firewall/iptables.js';
 import { iptablesNames } from '../../src/firewall/names.js';
 import { renderNftables } from '../../src/firewall/nftables.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BansGuardConfig } from '../../src/config/types.js';
 import { type BanVerdict, PASS, type Source } from '../../src/core/verdict.js';
 import { BANNED_RULE, BansGuard, banFromVerdict } from '../../src/guards/bans/bans.js';
+import type { BansGuardConfig } from '../../src/guards/bans/config.js';
 import { MemoryBanStore } from '../../src/store/memory.js';
 
 const REPLY = { code: 403, reason: 'Forbidden' };

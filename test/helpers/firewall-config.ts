@@ -2,8 +2,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Config } from '../../src/config/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import type { Config } from '../../src/config/types.js';
 
 export interface TestConfig {
   dir: string;

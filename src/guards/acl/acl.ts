@@ -1,8 +1,9 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
-import type { AclConfig, GuardReplyConfig } from '../../config/types.js';
 import { ACCEPT, PASS, type Source, type Verdict } from '../../core/verdict.js';
 import { CidrSet, normalizeCidr } from '../../net/cidr.js';
+import type { GuardReplyConfig } from '../config.js';
 import type { Guard } from '../types.js';
+import type { AclConfig } from './config.js';
 
 /** The subset of a logger the guard reports list-file problems to. */
 export interface AclLogger {

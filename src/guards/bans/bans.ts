@@ -5,7 +5,6 @@
  * It runs on every datagram, floods included: one `store.find` (no allocation for a source that
  * is not banned) and, for a banned one, a verdict built once per ban and reused.
  */
-import type { BansGuardConfig, GuardReplyConfig } from '../../config/types.js';
 import {
   type BanVerdict,
   type DropVerdict,
@@ -18,7 +17,9 @@ import {
 } from '../../core/verdict.js';
 import { normalizeCidr, normalizeIp } from '../../net/cidr.js';
 import type { Ban, BanStore } from '../../store/types.js';
+import type { GuardReplyConfig } from '../config.js';
 import type { Guard } from '../types.js';
+import type { BansGuardConfig } from './config.js';
 
 export const BANNED_RULE = 'banned';
 

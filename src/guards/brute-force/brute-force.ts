@@ -1,4 +1,3 @@
-import type { BruteForceConfig } from '../../config/types.js';
 import { PASS, type ReplySpec, type Source, type Verdict } from '../../core/verdict.js';
 import { SipParseError } from '../../sip/errors.js';
 import { H } from '../../sip/header-names.js';
@@ -8,6 +7,7 @@ import type { WatchedRequest } from '../../watch/transactions.js';
 import { bounded, digestCredentials, type ResponseWatcher } from '../../watch/watch.js';
 import type { Guard } from '../types.js';
 import { AuthFailureTracker } from './auth-failures.js';
+import type { BruteForceConfig } from './config.js';
 
 /** Name in events and log lines (fail2ban's filter takes `[a-z0-9-]` names). */
 export const BRUTE_FORCE = 'brute-force';

@@ -1,10 +1,10 @@
-import type { DialScanConfig } from '../../config/types.js';
 import type { ReplySpec } from '../../core/verdict.js';
 import type { SipMessage } from '../../sip/message.js';
 import type { Reporter } from '../../watch/report.js';
 import type { WatchedRequest } from '../../watch/transactions.js';
 import type { ResponseWatcher } from '../../watch/watch.js';
 import type { Guard } from '../types.js';
+import type { DialScanConfig } from './config.js';
 import { DialScanTracker } from './tracker.js';
 
 /** Name in events and log lines. */

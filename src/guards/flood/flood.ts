@@ -15,11 +15,13 @@
  * never gets here again until its ban ends; in monitor mode, or without the bans guard, the
  * drops are what it sees.
  */
-import type { FloodConfig } from '../../config/types.js';
+
+import type { Bounds } from '../../config/fields.js';
 import { type BanVerdict, type DropVerdict, PASS, type Source, type Verdict } from '../../core/verdict.js';
 import { classifyIp, v4Mask } from '../../net/ip.js';
 import type { SourceKeys } from '../../net/source-key.js';
 import type { Guard } from '../types.js';
+import { FLOOD_MAX_MESSAGES, FLOOD_MAX_SOURCES, type FloodConfig } from './config.js';
 import { RateTable } from './rate-table.js';
 
 /** Human text of a duration in ms: `2s`, `1.5s`, `250ms`. */
@@ -34,7 +36,7 @@ function v6Masks(bits: number): Int32Array {
   return masks;
 }
 
-function checkInteger(name: string, value: number, min: number, max: number): void {
+function checkInteger(name: string, value: number, { min, max }: Bounds): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`flood: ${name} must be an integer from ${min} to ${max}, got ${value}`);
   }
@@ -62,8 +64,9 @@ export class FloodGuard implements Guard {
     if (!Number.isFinite(config.window) || config.window < 1) {
       throw new RangeError(`flood: window must be at least 1 ms, got ${config.window}`);
     }
-    checkInteger('maxMessages', config.maxMessages, 1, 2 ** 30);
-    checkInteger('maxSources', config.maxSources, 8, 2 ** 30);
+    // The same bounds as the configuration's, for code that builds the guard itself.
+    checkInteger('maxMessages', config.maxMessages, FLOOD_MAX_MESSAGES);
+    checkInteger('maxSources', config.maxSources, FLOOD_MAX_SOURCES);
     if (!Number.isFinite(config.ban) || config.ban <= 0) throw new RangeError(`flood: ban must be > 0 ms`);
     this.table = new RateTable(config.maxSources, config.window, config.window / config.maxMessages);
     this.maxMessages = config.maxMessages;

@@ -1,5 +1,4 @@
 import { verifiedHeader } from '../../auth/strip.js';
-import type { FraudConfig } from '../../config/types.js';
 import type { MessageContext } from '../../core/context.js';
 import { PASS, type ReplySpec, type Source, type Verdict } from '../../core/verdict.js';
 import { H } from '../../sip/header-names.js';
@@ -9,6 +8,7 @@ import { FORBIDDEN, type Reporter } from '../../watch/report.js';
 import type { WatchedRequest } from '../../watch/transactions.js';
 import { attributedCredentials, bounded, type ResponseWatcher } from '../../watch/watch.js';
 import type { Guard } from '../types.js';
+import type { FraudConfig } from './config.js';
 import { attemptId, dialogId, FraudTracker, isInternational, matchPrefix, normalizeNumber } from './tracker.js';
 
 /** Name in events and log lines. */

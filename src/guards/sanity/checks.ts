@@ -9,7 +9,6 @@
  * Reason phrases are short, fixed ASCII text: they never echo the message and never name
  * sipwarden. Specifics, which may quote the message, go to `detail`.
  */
-import type { SanityCheck } from '../../config/types.js';
 import type { Source } from '../../core/verdict.js';
 import { TOKEN_BYTE } from '../../sip/chars.js';
 import { parseAuthHeader } from '../../sip/digest.js';
@@ -18,6 +17,7 @@ import { H } from '../../sip/header-names.js';
 import type { ContactValue, SipMessage } from '../../sip/message.js';
 import { quotedStringEnd } from '../../sip/params.js';
 import { DigestParam, DigestScan } from '../digest-scan.js';
+import type { SanityCheck } from './config.js';
 
 export interface SanityFailure {
   readonly code: number;

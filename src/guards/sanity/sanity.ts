@@ -8,7 +8,6 @@
  * The guard never throws: a header that fails to decode on demand (From, To and the
  * Request-URI are decoded lazily) becomes the failure of the check that read it.
  */
-import type { SanityCheck, SanityConfig } from '../../config/types.js';
 import { PASS, type Source, type Verdict } from '../../core/verdict.js';
 import type { SipMessage } from '../../sip/message.js';
 import type { Guard } from '../types.js';
@@ -19,6 +18,7 @@ import {
   SanityContext,
   type SanityFailure,
 } from './checks.js';
+import type { SanityCheck, SanityConfig } from './config.js';
 
 /**
  * The order the checks run in: the Request-Line and the headers every message needs first,

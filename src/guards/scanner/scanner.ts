@@ -42,15 +42,7 @@
  * On a message that triggers nothing, nothing is allocated beyond the From/To/Request-URI
  * decoding the proxy needs anyway: patterns are matched on the octets in place.
  */
-import {
-  type GuardReplyConfig,
-  SCANNER_SIGNALS,
-  type ScannerConfig,
-  type ScannerSignal,
-  type SignalAction,
-} from '../../config/types.js';
-import type { ReplySpec, Source, Verdict } from '../../core/verdict.js';
-import { PASS } from '../../core/verdict.js';
+import { PASS, type ReplySpec, type Source, type Verdict } from '../../core/verdict.js';
 import { CidrSet, normalizeIp } from '../../net/cidr.js';
 import type { SourceKeys } from '../../net/source-key.js';
 import { parseAuthHeader } from '../../sip/digest.js';
@@ -59,8 +51,10 @@ import { H } from '../../sip/header-names.js';
 import type { SipMessage } from '../../sip/message.js';
 import { type NameAddr, unquote } from '../../sip/name-addr.js';
 import { hostAddress } from '../../sip/uri.js';
+import type { GuardReplyConfig } from '../config.js';
 import { DigestParam, DigestScan } from '../digest-scan.js';
 import type { Guard } from '../types.js';
+import { SCANNER_SIGNALS, type ScannerConfig, type ScannerSignal, type SignalAction } from './config.js';
 import {
   hasTrigger,
   hasTriggerBytes,
