@@ -16,10 +16,41 @@
  * Listeners run synchronously in the order they subscribed (`subscribe`, or `on` for one kind).
  * One that throws is reported to `onListenerError` and stops neither the others nor the sender.
  */
-import type { BanRecord } from '../guards/ban-policy.js';
-import type { SecurityEvent } from '../guards/types.js';
+import type { BlockingAction, Source } from './verdict.js';
 import type { Ban } from '../store/types.js';
 import { Subscribers } from './subscribers.js';
+
+/** A ban as reported in events: what, until when, why. */
+export interface BanRecord {
+  readonly target: string;
+  readonly until: number;
+  readonly reason: string;
+}
+
+/** One decision of the chain, for logs, metrics, fail2ban and the dashboard. */
+export interface SecurityEvent {
+  /** Epoch milliseconds. */
+  readonly time: number;
+  readonly source: Source;
+  readonly guard: string;
+  readonly rule: string;
+  readonly action: BlockingAction;
+  /** True when the guard runs in monitor mode: this is what it would have done. */
+  readonly monitor: boolean;
+  /** Specifics; may contain attacker text (escape and bound it before output). */
+  readonly detail: string;
+  /** For bans: what was banned, until when (epoch ms) and why. */
+  readonly ban?: { readonly target: string; readonly until: number; readonly reason: string };
+  /**
+   * Why a ban the guard asked for was narrowed or not made (`guards.never_ban`). When it was not
+   * made, `action` is what the message got instead (`drop`, or `reply` when the ban answers).
+   */
+  readonly note?: string;
+  /** Method of the request, when the message was parsed. */
+  readonly method?: string;
+}
+
+export type SecurityEventListener = (event: SecurityEvent) => void;
 
 /** A guard stopped a message without banning its source. */
 export interface BlockEvent extends SecurityEvent {

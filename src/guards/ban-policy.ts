@@ -18,17 +18,12 @@
  *   address alone, or one forged datagram would ban every IPv4 client.
  */
 
+import type { BanRecord } from '../core/events.js';
 import { type Cidr, CidrSet, cidrsOverlap, normalizeCidr, normalizeIp, parseCidr } from '../net/cidr.js';
 import { SourceKeys } from '../net/source-key.js';
 import type { BanStore } from '../store/types.js';
 import type { SourcesConfig } from './config.js';
 
-/** A ban as reported in events: what, until when, why. */
-export interface BanRecord {
-  readonly target: string;
-  readonly until: number;
-  readonly reason: string;
-}
 
 /** What became of a guard's ban of one source. */
 export interface BanOutcome {

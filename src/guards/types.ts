@@ -33,28 +33,3 @@ export interface Guard {
   /** Stops timers and file watchers. */
   close?(): void;
 }
-
-/** One decision of the chain, for logs, metrics, fail2ban and the dashboard. */
-export interface SecurityEvent {
-  /** Epoch milliseconds. */
-  readonly time: number;
-  readonly source: Source;
-  readonly guard: string;
-  readonly rule: string;
-  readonly action: BlockingAction;
-  /** True when the guard runs in monitor mode: this is what it would have done. */
-  readonly monitor: boolean;
-  /** Specifics; may contain attacker text (escape and bound it before output). */
-  readonly detail: string;
-  /** For bans: what was banned, until when (epoch ms) and why. */
-  readonly ban?: { readonly target: string; readonly until: number; readonly reason: string };
-  /**
-   * Why a ban the guard asked for was narrowed or not made (`guards.never_ban`). When it was not
-   * made, `action` is what the message got instead (`drop`, or `reply` when the ban answers).
-   */
-  readonly note?: string;
-  /** Method of the request, when the message was parsed. */
-  readonly method?: string;
-}
-
-export type SecurityEventListener = (event: SecurityEvent) => void;

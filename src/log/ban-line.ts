@@ -14,7 +14,7 @@
  * get a text the filter does not match.
  */
 import { isIP } from 'node:net';
-import type { SecurityEvent } from '../guards/types.js';
+import type { SecurityEvent } from '../core/events.js';
 import { normalizeIp } from '../net/ip.js';
 
 const NAME = /^[a-z0-9-]{1,40}$/;

@@ -3,8 +3,8 @@ import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { SecurityEvent } from '../../src/core/events.js';
 import type { Source } from '../../src/core/verdict.js';
-import type { SecurityEvent } from '../../src/guards/types.js';
 import { banMessage } from '../../src/log/ban-line.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { PROJECT_ROOT } from '../helpers/corpus.js';

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { SecurityEvent } from '../../src/core/events.js';
 import { type DecisionEvent, EventBus } from '../../src/core/events.js';
 import type { Source, Verdict } from '../../src/core/verdict.js';
 import { AclGuard } from '../../src/guards/acl/acl.js';
 import { GuardChain } from '../../src/guards/chain.js';
-import type { Guard, SecurityEvent } from '../../src/guards/types.js';
+import type { Guard } from '../../src/guards/types.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { options } from '../helpers/udp.js';
 

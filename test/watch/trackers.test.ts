@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfigFromString } from '../../src/config/index.js';
+import type { SecurityEvent } from '../../src/core/events.js';
 import { EventBus } from '../../src/core/events.js';
 import { BanPolicy } from '../../src/guards/ban-policy.js';
 import { AuthFailureTracker } from '../../src/guards/brute-force/auth-failures.js';
 import { BruteForceGuard } from '../../src/guards/brute-force/brute-force.js';
 import { DialScanTracker } from '../../src/guards/dial-scan/tracker.js';
 import { attemptId, dialogId, FraudTracker, normalizeNumber } from '../../src/guards/fraud/tracker.js';
-import type { SecurityEvent } from '../../src/guards/types.js';
 import { parseMessage } from '../../src/sip/parser.js';
 import { MessageWriter } from '../../src/sip/writer.js';
 import { DistinctWindow, EventTimes, LruMap } from '../../src/watch/bounded.js';
