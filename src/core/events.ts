@@ -16,9 +16,10 @@
  * Listeners run synchronously in the order they subscribed (`subscribe`, or `on` for one kind).
  * One that throws is reported to `onListenerError` and stops neither the others nor the sender.
  */
-import type { BlockingAction, Source } from './verdict.js';
+
 import type { Ban } from '../store/types.js';
 import { Subscribers } from './subscribers.js';
+import type { BlockingAction, Source } from './verdict.js';
 
 /** A ban as reported in events: what, until when, why. */
 export interface BanRecord {

@@ -24,7 +24,6 @@ import { SourceKeys } from '../net/source-key.js';
 import type { BanStore } from '../store/types.js';
 import type { SourcesConfig } from './config.js';
 
-
 /** What became of a guard's ban of one source. */
 export interface BanOutcome {
   /** The ban stored (or, monitoring, the one that would be); undefined: never_ban spared the source. */
