@@ -8,7 +8,7 @@
  */
 
 import type { MessageContext } from '../core/context.js';
-import type { BlockingAction, Source, Verdict } from '../core/verdict.js';
+import type { Source, Verdict } from '../core/verdict.js';
 import type { SipMessage } from '../sip/message.js';
 
 /** `enforce` carries verdicts out; `monitor` only reports them (events marked `monitor`); `off` skips the guard. */
