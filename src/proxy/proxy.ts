@@ -71,9 +71,8 @@ export class SipProxy {
   ) {
     this.answers = new Answers(options, options.limits, this.stats, (p, d) => this.transports.send(p, d), log);
     this.signer = new BranchSigner(options.branchKey);
-    const failed = (err: unknown) => this.log.warn({ event: 'hook-failed' }, String(err));
-    this.bySource = new KeyedQueue(failed);
-    this.byCallId = new KeyedQueue(failed);
+    this.bySource = new KeyedQueue(this.hookFailed);
+    this.byCallId = new KeyedQueue(this.hookFailed);
     this.routing = {
       isOwnUri: this.identity.isOwnUri,
       isInsideAddress: (host) => this.isTrustedAddress(host),
@@ -115,6 +114,9 @@ export class SipProxy {
     return this.isTrustedAddress(address) || this.options.pipeline.acceptsConnection(address);
   }
 
+  /** A hook threw or its promise rejected outside a message's own way (a source hook, a keep-alive's). */
+  private readonly hookFailed = (err: unknown): void => this.log.warn({ event: 'hook-failed' }, String(err));
+
   /** Set by the upstream health checker to receive answers to its OPTIONS pings. */
   onPingResponse: ((branch: string, msg: SipMessage, peer: Peer) => void) | undefined = undefined;
 
@@ -141,7 +143,19 @@ export class SipProxy {
     const now = Date.now();
     for (let i = 0; i < checks; i++) {
       const ctx = new MessageContext(KEEPALIVE, peer, now, false, this.routing);
-      if (pipeline.run('onSource', ctx) !== undefined) return true;
+      // No queue catches a keep-alive's hook failure: a throw here would escape the socket's
+      // handler, a rejection nobody awaits would be unhandled; either would stop the process.
+      let waiting: Promise<void> | undefined;
+      try {
+        waiting = pipeline.run('onSource', ctx);
+      } catch (err) {
+        this.hookFailed(err);
+        return false;
+      }
+      if (waiting !== undefined) {
+        waiting.catch(this.hookFailed);
+        return true;
+      }
       if (ctx.accepted) return true;
       if (ctx.blocked || ctx.ended) {
         this.stats.count(this.stats.blocked, ctx.verdictBy);
