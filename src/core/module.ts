@@ -15,7 +15,9 @@
  * (ctx.decide), or edit the forwarded copy (ctx.writer, in the `*To*` hooks). A hook may return
  * a promise: the stage waits for it, and messages of the same Call-ID (of the same source,
  * before parsing) wait behind it, so retransmissions and in-dialog requests keep their order.
- * A stage whose hooks all return nothing runs synchronously and costs no promise.
+ * A stage whose hooks all return nothing runs synchronously and costs no promise. A hook that
+ * throws or rejects ends its message's way (logged as `hook-failed` before parsing, else
+ * `message-failed`); the messages queued behind it go on.
  */
 import type { MessageContext } from './context.js';
 

@@ -34,6 +34,11 @@ const USER_AGENT = 'User-Agent: Yealink SIP-T46S 66.86.0.15';
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Waits until `done` holds, at most `ms` (the assertions that follow say what was missing). */
+async function settled(done: () => boolean, ms: number): Promise<void> {
+  for (const end = Date.now() + ms; !done() && Date.now() < end; ) await delay(10);
+}
+
 /** FNV-1a: a pseudo-random number that is the same for the same text, run after run. */
 function hashOf(text: string): number {
   let h = 0x811c9dc5;
@@ -335,10 +340,11 @@ interface SlowRecord {
   running: number;
   mostRunning: number;
   toInside: number;
+  toOutside: number;
 }
 
 function slowModule(): { module: Module; seen: SlowRecord } {
-  const seen: SlowRecord = { entered: new Map(), failures: [], running: 0, mostRunning: 0, toInside: 0 };
+  const seen: SlowRecord = { entered: new Map(), failures: [], running: 0, mostRunning: 0, toInside: 0, toOutside: 0 };
   const CALL = new ContextKey<string>('test.call-id');
   const firstSaw = new WeakMap<MessageContext, string>();
   /** A wait of 0 to `max` ms from the Call-ID and the message's rank in it: later ones often wait less. */
@@ -368,6 +374,12 @@ function slowModule(): { module: Module; seen: SlowRecord } {
       if (ctx.get(CALL) !== callId) seen.failures.push(`slot ${String(ctx.get(CALL))} on ${callId}`);
       if (before !== callId) seen.failures.push(`first hook saw ${String(before)}, second ${callId}`);
       if (refused(callId)) seen.failures.push(`refused ${callId} reached onRequestToInside`);
+    },
+    // Responses wait too: the 100, the 200s and the BYE's 200 must still reach the phone in order.
+    async onResponseToOutside(ctx) {
+      seen.toOutside++;
+      if (ctx.get(CALL) !== undefined) seen.failures.push(`response context holds ${String(ctx.get(CALL))}`);
+      await waitFor(ctx, 1000 + seen.toOutside, 8);
     },
   };
   return { module, seen };
@@ -536,8 +548,11 @@ describe('asynchronous hooks keep the order of each Call-ID and each source', ()
         Array.from({ length: CALLS }, (_, n) => runCall(phones[n % CALLER_ADDRESSES]!, n, ports.proxy)),
       );
       const elapsed = Date.now() - started;
-      // Late retransmission answers and the refused calls' ACKs settle.
-      await delay(300);
+      const passed = CALLS - Math.ceil(CALLS / 3);
+      // The refused calls' ACKs (sent on their first 403) reach the hook, late 403s settle.
+      const hooked = () => [...seen.entered.values()].flat().length;
+      await settled(() => hooked() === CALLS * 5 - passed, 5000);
+      await delay(50);
 
       assert.ok(elapsed < 20_000, `the calls took ${elapsed} ms`);
       assert.deepEqual(seen.failures, [], 'a hook saw another message context');
@@ -565,6 +580,12 @@ describe('asynchronous hooks keep the order of each Call-ID and each source', ()
             answers.every((m) => m.status !== 403),
             `${o.callId} was refused`,
           );
+          // Each INVITE's 100 and 200 as the UAS sent them (the three may interleave with nothing else).
+          assert.deepEqual(
+            answers.map((m) => `${m.status} ${m.cseq.method}`),
+            ['100 INVITE', '200 INVITE', '100 INVITE', '200 INVITE', '100 INVITE', '200 INVITE', '200 BYE'],
+            `${o.callId} answers at the phone`,
+          );
           const atUas = uas.ofCall(o.callId).map((r) => `${r.method} ${r.cseq}`);
           assert.deepEqual(
             atUas,
@@ -582,11 +603,11 @@ describe('asynchronous hooks keep the order of each Call-ID and each source', ()
           assert.deepEqual(entered, ['INVITE 1', 'INVITE 1', 'INVITE 1', 'ACK 1', 'BYE 2'], `${o.callId} at the hook`);
         }
       }
-      assert.equal(refusedCalls, Math.ceil(CALLS / 3));
+      assert.equal(refusedCalls, CALLS - passed);
       // Counts are bounded: exactly the requests sent went through the hooks, nothing more.
-      const passed = CALLS - refusedCalls;
-      assert.equal([...seen.entered.values()].flat().length, refusedCalls * 4 + passed * 5);
+      assert.equal(hooked(), refusedCalls * 4 + passed * 5);
       assert.equal(seen.toInside, passed * 5);
+      assert.equal(seen.toOutside, passed * 7);
       assert.equal(uas.requests.length, passed * 5);
       assert.equal(uas.unparsed, 0);
       assert.deepEqual(log.warnings, []);
@@ -667,8 +688,10 @@ describe('asynchronous hooks keep the order of each Call-ID and each source', ()
       const last = passing.at(-1)! + 1;
       const answer = await phone.waitFor(callId, (m) => m.status === 200 && m.cseq.seq === last, 5000);
       assert.equal(answer?.status, 200, 'the last message that passes is answered');
-      // The failed ones settle (the slowest rejects after 4 ms).
-      await delay(100);
+      const failedPerKind = FAILING_MESSAGES / FAILURES.length;
+      // The failed ones after it settle (the slowest rejects after 4 ms).
+      await settled(() => log.warnings.length >= failedPerKind * 4 + keepAlives(), 5000);
+      await delay(20);
       assert.deepEqual(
         uas.requests.map((r) => r.sent),
         passing.map((k) => `fail ${k}`),
@@ -679,7 +702,6 @@ describe('asynchronous hooks keep the order of each Call-ID and each source', ()
         passing.map((k) => k + 1),
         'only those were answered',
       );
-      const failedPerKind = FAILING_MESSAGES / FAILURES.length;
       const warned = (event: string) => log.warnings.filter((w) => w.includes(`"event":"${event}"`)).length;
       assert.equal(keepAlives(), 5);
       assert.equal(warned('hook-failed'), failedPerKind * 2 + keepAlives(), log.warnings.join('\n'));
