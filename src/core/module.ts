@@ -15,7 +15,9 @@
  * (ctx.decide), or edit the forwarded copy (ctx.writer, in the `*To*` hooks). A hook may return
  * a promise: the stage waits for it, and messages of the same Call-ID (of the same source,
  * before parsing) wait behind it, so retransmissions and in-dialog requests keep their order.
- * A stage whose hooks all return nothing runs synchronously and costs no promise.
+ * A stage whose hooks all return nothing runs synchronously and costs no promise. A hook that
+ * throws or rejects ends its message's way (logged as `hook-failed` before parsing, else
+ * `message-failed`); the messages queued behind it go on.
  */
 import type { MessageContext } from './context.js';
 
@@ -117,6 +119,29 @@ export class Pipeline {
   run(stage: Stage, ctx: MessageContext): Promise<void> | undefined {
     return runHooks(this.stages[stage], ctx, 0);
   }
+}
+
+/**
+ * Runs a stage nobody waits for (a keep-alive's source hooks): a hook that throws or rejects is
+ * reported to `onError`, never thrown (a throw would escape the socket's handler, an unhandled
+ * rejection would stop the process). 'waiting': a hook returned a promise, not waited for.
+ */
+export function runDetached(
+  pipeline: Pipeline,
+  stage: Stage,
+  ctx: MessageContext,
+  onError: (err: unknown) => void,
+): 'done' | 'waiting' | 'failed' {
+  let waiting: Promise<void> | undefined;
+  try {
+    waiting = pipeline.run(stage, ctx);
+  } catch (err) {
+    onError(err);
+    return 'failed';
+  }
+  if (waiting === undefined) return 'done';
+  waiting.catch(onError);
+  return 'waiting';
 }
 
 function runHooks(hooks: readonly Hook[], ctx: MessageContext, from: number): Promise<void> | undefined {

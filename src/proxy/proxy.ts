@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { MessageContext, type RoutingView } from '../core/context.js';
 import { KeyedQueue } from '../core/keyed-queue.js';
-import { type Pipeline, then } from '../core/module.js';
+import { type Pipeline, runDetached, then } from '../core/module.js';
 import type { EventLogger } from '../log/types.js';
 import { type Destination, hostPort, type Peer, type TransportName } from '../net/peer.js';
 import { SipParseError } from '../sip/errors.js';
@@ -122,6 +122,9 @@ export class SipProxy {
     return this.isTrustedAddress(address) || this.options.pipeline.acceptsConnection(address);
   }
 
+  /** A hook threw or its promise rejected outside a message's own way (a source hook, a keep-alive's). */
+  private readonly hookFailed = (err: unknown): void => this.log.warn({ event: 'hook-failed' }, String(err));
+
   /** Set by the upstream health checker to receive answers to its OPTIONS pings. */
   onPingResponse: ((branch: string, msg: SipMessage, peer: Peer) => void) | undefined = undefined;
 
@@ -148,11 +151,8 @@ export class SipProxy {
     const now = Date.now();
     for (let i = 0; i < checks; i++) {
       const ctx = new MessageContext(KEEPALIVE, peer, now, false, this.routing);
-      const waits = pipeline.run('onSource', ctx);
-      if (waits !== undefined) {
-        waits.catch(this.hookFailed);
-        return true;
-      }
+      const run = runDetached(pipeline, 'onSource', ctx, this.hookFailed);
+      if (run !== 'done') return run === 'waiting';
       if (ctx.accepted) return true;
       if (ctx.blocked || ctx.ended) {
         this.stats.count(this.stats.blocked, ctx.verdictBy);
