@@ -89,8 +89,6 @@ export class SipProxy {
     this.refreshIdentity();
   }
 
-  private readonly hookFailed = (err: unknown): void => this.log.warn({ event: 'hook-failed' }, String(err));
-
   /** The upstreams in force (they change on reload). */
   readonly upstreamSet = (): Upstreams => this.upstreams;
 
