@@ -225,7 +225,6 @@ export class SipProxy {
   // ---- requests ------------------------------------------------------------------------
 
   private request(ctx: MessageContext): Promise<void> | undefined {
-    this.stats.requestsReceived++;
     const pipeline = this.options.pipeline;
     if (ctx.inside) return then(pipeline.run('onRequestFromInside', ctx), () => this.fromInside(ctx));
     return then(pipeline.run('onRequestFromOutside', ctx), () => this.fromOutside(ctx));
@@ -241,6 +240,7 @@ export class SipProxy {
 
   private fromOutside(ctx: MessageContext): Promise<void> | undefined {
     if (this.answers.stopped(ctx)) return undefined;
+    this.stats.requestsReceived++; // counted once the modules let it in
     const msg = ctx.msg;
     const pre = this.precheck(ctx, ctx.insideCallId ?? msg.callId);
     if (pre === undefined) return undefined;
@@ -305,6 +305,7 @@ export class SipProxy {
 
   private fromInside(ctx: MessageContext): Promise<void> | undefined {
     if (this.answers.stopped(ctx)) return undefined;
+    this.stats.requestsReceived++;
     const msg = ctx.msg;
     const pre = this.precheck(ctx, msg.callId);
     if (pre === undefined) return undefined;
@@ -375,13 +376,13 @@ export class SipProxy {
   // ---- responses -----------------------------------------------------------------------
 
   private response(ctx: MessageContext): Promise<void> | undefined {
-    this.stats.responsesReceived++;
     const stage = ctx.inside ? 'onResponseFromInside' : 'onResponseFromOutside';
     return then(this.options.pipeline.run(stage, ctx), () => this.routeResponse(ctx));
   }
 
   private routeResponse(ctx: MessageContext): Promise<void> | undefined {
     if (this.answers.stopped(ctx)) return undefined;
+    this.stats.responsesReceived++;
     const { msg, source: peer, inside } = ctx;
     const top = msg.topVia;
     const branch = top.branch;
