@@ -77,6 +77,12 @@ export class MessageContext {
   branch = '';
   /** sipwarden's own Route entries routing took off the top of a request's route set. */
   ownRoutes: readonly NameAddr[] = NO_ROUTES;
+  /** The route set after sipwarden's own entries (a request from the outside). */
+  routeSet: readonly NameAddr[] = NO_ROUTES;
+  /** The request's loop-detection key, written in sipwarden's Via. */
+  loopKey = '';
+  /** A response: its destination is inside (over TCP/TLS, towards the outside only an existing connection). */
+  destinationInside = false;
   /** True when routing Record-Routes the request (it creates a dialog). */
   recordRoutes = false;
   /** A request from the inside: its top Via line as it will be forwarded (received/rport stamped). */

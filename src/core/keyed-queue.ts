@@ -5,10 +5,16 @@
  * before parsing), so an asynchronous hook never lets a retransmission or the next in-dialog
  * request overtake the message it waits on.
  */
-export type Task = () => Promise<void> | undefined;
+export type Task<T> = (arg: T) => Promise<void> | undefined;
+
+/** A task and its argument (no closure per message on the synchronous path). */
+interface Queued {
+  readonly task: Task<never>;
+  readonly arg: unknown;
+}
 
 export class KeyedQueue {
-  private readonly waiting = new Map<string, Task[]>();
+  private readonly waiting = new Map<string, Queued[]>();
 
   constructor(private readonly onError: (err: unknown) => void) {}
 
@@ -17,15 +23,16 @@ export class KeyedQueue {
     return this.waiting.size;
   }
 
-  run(key: string, task: Task): void {
+  /** Runs `task(arg)` now, or after the work pending for `key`. */
+  run<T>(key: string, task: Task<T>, arg?: T): void {
     if (this.waiting.size !== 0) {
       const queue = this.waiting.get(key);
       if (queue !== undefined) {
-        queue.push(task);
+        queue.push({ task: task as Task<never>, arg });
         return;
       }
     }
-    const p = this.start(task);
+    const p = this.start(task, arg as T);
     if (p === undefined) return;
     this.waiting.set(key, []);
     p.then(() => this.drain(key));
@@ -36,12 +43,12 @@ export class KeyedQueue {
     const queue = this.waiting.get(key);
     if (queue === undefined) return;
     for (;;) {
-      const task = queue.shift();
-      if (task === undefined) {
+      const next = queue.shift();
+      if (next === undefined) {
         this.waiting.delete(key);
         return;
       }
-      const p = this.start(task);
+      const p = this.start(next.task as Task<unknown>, next.arg);
       if (p !== undefined) {
         p.then(() => this.drain(key));
         return;
@@ -50,10 +57,10 @@ export class KeyedQueue {
   }
 
   /** Runs a task; a failure is reported and never stops the queue. */
-  private start(task: Task): Promise<void> | undefined {
+  private start<T>(task: Task<T>, arg: T): Promise<void> | undefined {
     let p: Promise<void> | undefined;
     try {
-      p = task();
+      p = task(arg);
     } catch (err) {
       this.onError(err);
       return undefined;

@@ -162,7 +162,14 @@ function stops(ctx: MessageContext): boolean {
   return a === 'drop' || a === 'reply' || a === 'ban';
 }
 
-/** Runs `next` after `p` (at once when `p` is undefined): chains stages without a promise on the synchronous path. */
-export function then(p: Promise<void> | undefined, next: () => Promise<void> | undefined): Promise<void> | undefined {
-  return p === undefined ? next() : p.then(next);
+/**
+ * Runs `next(arg)` after `p` (at once when `p` is undefined): chains stages with no promise and
+ * no closure on the synchronous path (`next` is bound once, not per message).
+ */
+export function then<T>(
+  p: Promise<void> | undefined,
+  next: (arg: T) => Promise<void> | undefined,
+  arg: T,
+): Promise<void> | undefined {
+  return p === undefined ? next(arg) : p.then(() => next(arg));
 }

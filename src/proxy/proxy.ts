@@ -132,7 +132,7 @@ export class SipProxy {
   readonly onMessage = (data: Buffer, peer: Peer): void => {
     const ctx = new MessageContext(data, peer, Date.now(), this.isInsideSource(peer), this.routing);
     if (ctx.inside || this.options.pipeline.stages.onSource.length === 0) this.parse(ctx);
-    else this.bySource.run(peer.address, () => then(this.options.pipeline.run('onSource', ctx), () => this.parse(ctx)));
+    else this.bySource.run(peer.address, this.sourceStage, ctx);
   };
 
   /**
@@ -181,7 +181,10 @@ export class SipProxy {
     return this.upstreams.find(address, port) !== undefined;
   }
 
-  private parse(ctx: MessageContext): undefined {
+  private readonly sourceStage = (ctx: MessageContext): Promise<void> | undefined =>
+    then(this.options.pipeline.run('onSource', ctx), this.parse, ctx);
+
+  private readonly parse = (ctx: MessageContext): undefined => {
     if (ctx.ended || (ctx.blocked && ctx.verdict.action !== 'honeypot')) {
       this.answers.carryOut(ctx);
       return;
@@ -198,10 +201,10 @@ export class SipProxy {
       return;
     }
     // Messages of one Call-ID keep their order while a hook waits (retransmissions, CANCEL, ACK).
-    this.byCallId.run(callId, () => this.dispatch(ctx));
-  }
+    this.byCallId.run(callId, this.dispatch, ctx);
+  };
 
-  private dispatch(ctx: MessageContext): Promise<void> | undefined {
+  private readonly dispatch = (ctx: MessageContext): Promise<void> | undefined => {
     try {
       const p = ctx.msg.isRequest ? this.request(ctx) : this.response(ctx);
       return p?.catch((err: unknown) => this.failed(ctx, err));
@@ -209,7 +212,7 @@ export class SipProxy {
       this.failed(ctx, err);
       return undefined;
     }
-  }
+  };
 
   /** A header decoded on demand (Route, Via list) was malformed, or a hook failed. */
   private failed(ctx: MessageContext, err: unknown): void {
@@ -226,8 +229,8 @@ export class SipProxy {
 
   private request(ctx: MessageContext): Promise<void> | undefined {
     const pipeline = this.options.pipeline;
-    if (ctx.inside) return then(pipeline.run('onRequestFromInside', ctx), () => this.fromInside(ctx));
-    return then(pipeline.run('onRequestFromOutside', ctx), () => this.fromOutside(ctx));
+    if (ctx.inside) return then(pipeline.run('onRequestFromInside', ctx), this.fromInside, ctx);
+    return then(pipeline.run('onRequestFromOutside', ctx), this.fromOutside, ctx);
   }
 
   /** Max-Forwards, Proxy-Require and loop checks; a refusal is answered within the bad-request budget. */
@@ -238,7 +241,7 @@ export class SipProxy {
     return undefined;
   }
 
-  private fromOutside(ctx: MessageContext): Promise<void> | undefined {
+  private readonly fromOutside = (ctx: MessageContext): Promise<void> | undefined => {
     if (this.answers.stopped(ctx)) return undefined;
     this.stats.requestsReceived++; // counted once the modules let it in
     const msg = ctx.msg;
@@ -249,17 +252,19 @@ export class SipProxy {
     // Flow tokens only steer requests from the inside: the outside always goes upstream.
     const popped = popOwnRoutes(msg, w, this.identity.isOwnUri, this.tokens, false);
     ctx.ownRoutes = popped.own;
+    ctx.routeSet = popped.remaining;
+    ctx.loopKey = pre.loop;
     // RFC 3581 forced: the answer goes back to the address and port the request came from,
     // never to a port the outside wrote in its Via.
     ctx.branch = this.signer.sign(pre.id, responseRoute(msg.topVia, ctx.source, true));
     ctx.recordRoutes = createsDialog(msg);
-    return then(this.options.pipeline.run('onRequestToInside', ctx), () =>
-      this.toInside(ctx, w, popped.remaining, pre.loop),
-    );
-  }
+    return then(this.options.pipeline.run('onRequestToInside', ctx), this.toInside, ctx);
+  };
 
-  private toInside(ctx: MessageContext, w: MessageWriter, rest: SipMessage['routes'], loop: string): undefined {
+  private readonly toInside = (ctx: MessageContext): undefined => {
     if (this.answers.stopped(ctx)) return;
+    const w = ctx.writer!;
+    const rest = ctx.routeSet;
     const { msg, source: peer } = ctx;
     let remaining = rest;
     const restored = ctx.restoredRoutes;
@@ -290,7 +295,7 @@ export class SipProxy {
     }
     const stamped = stampedClientVia(msg, peer, true);
     if (stamped !== undefined) w.replace(msg.viaAt, stamped);
-    w.prepend('Via', ownVia(out, t.transport, ctx.branch, loop, peer) + ctx.viaParams);
+    w.prepend('Via', ownVia(out, t.transport, ctx.branch, ctx.loopKey, peer) + ctx.viaParams);
     w.replace(msg.maxForwardsAt, String(msg.maxForwards! - 1));
     const arrived = this.transports.listeners[peer.listener]!;
     if (ctx.recordRoutes) recordRoute(w, this.tokens, peer, arrived, out, true, undefined);
@@ -301,9 +306,9 @@ export class SipProxy {
       { transport: t.transport, address: t.address, port: t.port, family: t.family, listener: out.index, connId: 0 },
       w.toBuffer(),
     );
-  }
+  };
 
-  private fromInside(ctx: MessageContext): Promise<void> | undefined {
+  private readonly fromInside = (ctx: MessageContext): Promise<void> | undefined => {
     if (this.answers.stopped(ctx)) return undefined;
     this.stats.requestsReceived++;
     const msg = ctx.msg;
@@ -329,7 +334,7 @@ export class SipProxy {
         }),
       () => this.answers.answer(msg, ctx.source, { code: 503, reason: 'Service Unavailable' }, 'no-route', 'none'),
     );
-  }
+  };
 
   private forwardFromInside(
     ctx: MessageContext,
@@ -351,18 +356,19 @@ export class SipProxy {
     ctx.destination = { ...dest, listener: out.index };
     ctx.out = out;
     ctx.recordRoutes = createsDialog(msg);
-    const send = () => this.sendFromInside(ctx, w, loop);
+    ctx.loopKey = loop;
     // A request between two hops of the inside crosses no border: no hook edits it.
-    if (this.isInsideDestination(dest.transport, dest.address, dest.port)) return send();
-    return then(this.options.pipeline.run('onRequestToOutside', ctx), send);
+    if (this.isInsideDestination(dest.transport, dest.address, dest.port)) return this.sendFromInside(ctx);
+    return then(this.options.pipeline.run('onRequestToOutside', ctx), this.sendFromInside, ctx);
   }
 
-  private sendFromInside(ctx: MessageContext, w: MessageWriter, loop: string): undefined {
+  private readonly sendFromInside = (ctx: MessageContext): undefined => {
     if (this.answers.stopped(ctx)) return;
+    const w = ctx.writer!;
     const { msg, source: peer } = ctx;
     const dest = ctx.destination!;
     const out = ctx.out!;
-    w.prepend('Via', ownVia(out, dest.transport, ctx.branch, loop, peer) + ctx.viaParams);
+    w.prepend('Via', ownVia(out, dest.transport, ctx.branch, ctx.loopKey, peer) + ctx.viaParams);
     w.replace(msg.maxForwardsAt, String(msg.maxForwards! - 1));
     if (ctx.recordRoutes) {
       const arrived = this.transports.listeners[peer.listener]!;
@@ -371,16 +377,16 @@ export class SipProxy {
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.requestsForwarded++;
     this.transports.send(dest, w.toBuffer());
-  }
+  };
 
   // ---- responses -----------------------------------------------------------------------
 
   private response(ctx: MessageContext): Promise<void> | undefined {
     const stage = ctx.inside ? 'onResponseFromInside' : 'onResponseFromOutside';
-    return then(this.options.pipeline.run(stage, ctx), () => this.routeResponse(ctx));
+    return then(this.options.pipeline.run(stage, ctx), this.routeResponse, ctx);
   }
 
-  private routeResponse(ctx: MessageContext): Promise<void> | undefined {
+  private readonly routeResponse = (ctx: MessageContext): Promise<void> | undefined => {
     if (this.answers.stopped(ctx)) return undefined;
     this.stats.responsesReceived++;
     const { msg, source: peer, inside } = ctx;
@@ -426,19 +432,22 @@ export class SipProxy {
     ctx.writer = w;
     ctx.destination = dest;
     ctx.branch = branch;
-    const send = () => this.sendResponse(ctx, w, destInside);
-    if (inside && !destInside) return then(this.options.pipeline.run('onResponseToOutside', ctx), send);
-    if (!inside) return then(this.options.pipeline.run('onResponseToInside', ctx), send);
-    return send();
-  }
+    ctx.destinationInside = destInside;
+    const pipeline = this.options.pipeline;
+    if (inside && !destInside) return then(pipeline.run('onResponseToOutside', ctx), this.sendResponse, ctx);
+    if (!inside) return then(pipeline.run('onResponseToInside', ctx), this.sendResponse, ctx);
+    return this.sendResponse(ctx);
+  };
 
-  private sendResponse(ctx: MessageContext, w: MessageWriter, destInside: boolean): undefined {
+  private readonly sendResponse = (ctx: MessageContext): undefined => {
     if (this.answers.stopped(ctx)) return;
+    const w = ctx.writer!;
+    const destInside = ctx.destinationInside;
     const dest = ctx.destination!;
     if (dest.transport !== 'udp') w.ensureContentLength();
     this.stats.responsesForwarded++;
     // Towards the outside over TCP/TLS, only the connection the request came on: sipwarden
     // never opens a connection to where a phone's Via points.
     if (!this.transports.send(dest, w.toBuffer(), !destInside)) this.stats.count(this.stats.dropped, 'flow-gone');
-  }
+  };
 }
