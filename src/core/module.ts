@@ -112,10 +112,7 @@ export class Pipeline {
     return false;
   }
 
-  /**
-   * Runs a stage's hooks in order until one ends the message or gives a blocking verdict.
-   * Returns undefined when every hook ran synchronously, else a promise settled when the stage is done.
-   */
+  /** Runs a stage's hooks (`runHooks`); routing calls `runHooks` on `stages.<stage>` directly. */
   run(stage: Stage, ctx: MessageContext): Promise<void> | undefined {
     return runHooks(this.stages[stage], ctx, 0);
   }
@@ -144,7 +141,11 @@ export function runDetached(
   return 'waiting';
 }
 
-function runHooks(hooks: readonly Hook[], ctx: MessageContext, from: number): Promise<void> | undefined {
+/**
+ * Runs hooks in order until one ends the message or gives a blocking verdict. Returns undefined
+ * when every hook ran synchronously, else a promise settled when the last one is done.
+ */
+export function runHooks(hooks: readonly Hook[], ctx: MessageContext, from = 0): Promise<void> | undefined {
   for (let i = from; i < hooks.length; i++) {
     const r = hooks[i]!(ctx);
     if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
@@ -160,16 +161,4 @@ function stops(ctx: MessageContext): boolean {
   if (ctx.ending !== undefined) return true;
   const a = ctx.verdict.action;
   return a === 'drop' || a === 'reply' || a === 'ban';
-}
-
-/**
- * Runs `next(arg)` after `p` (at once when `p` is undefined): chains stages with no promise and
- * no closure on the synchronous path (`next` is bound once, not per message).
- */
-export function then<T>(
-  p: Promise<void> | undefined,
-  next: (arg: T) => Promise<void> | undefined,
-  arg: T,
-): Promise<void> | undefined {
-  return p === undefined ? next(arg) : p.then(() => next(arg));
 }

@@ -87,11 +87,10 @@ export class GuardChain {
     return d;
   }
 
-  /** The source guards, for a message's context: the first verdict other than pass goes to `into`. */
-  runSource(source: Source, bytes: number, into: VerdictSink): void {
+  /** The source guards, for a message's context: the first verdict other than pass goes to `into`. `now`: its arrival. */
+  runSource(source: Source, bytes: number, into: VerdictSink, now = this.now()): void {
     const list = this.sourceGuards;
     if (list.length === 0) return;
-    const now = this.now();
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!;
       const v = e.guard.checkSource!(source, bytes, now);
@@ -108,10 +107,15 @@ export class GuardChain {
   }
 
   /** The message guards, for a message's context (`ctx` reaches the guards that keep per-message marks). */
-  runMessage(msg: SipMessage, source: Source, into: VerdictSink, ctx: MessageContext | undefined): void {
+  runMessage(
+    msg: SipMessage,
+    source: Source,
+    into: VerdictSink,
+    ctx: MessageContext | undefined,
+    now = this.now(),
+  ): void {
     const list = this.messageGuards;
     if (list.length === 0) return;
-    const now = this.now();
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!;
       let v: Verdict;

@@ -22,13 +22,13 @@ export class GuardsModule implements Module {
   }
 
   onSource(ctx: MessageContext): void {
-    this.chain.runSource(ctx.source, ctx.data.length, ctx);
+    this.chain.runSource(ctx.source, ctx.data.length, ctx, ctx.time);
   }
 
   /** Requests and responses from the outside alike. A source allow-listed or already blocked (for the honeypot) is not checked again. */
   onRequestFromOutside(ctx: MessageContext): void {
     if (ctx.verdict.action !== 'pass' || !this.chain.hasMessageGuards) return;
-    this.chain.runMessage(ctx.msg, ctx.source, ctx, ctx);
+    this.chain.runMessage(ctx.msg, ctx.source, ctx, ctx, ctx.time);
   }
 
   onResponseFromOutside(ctx: MessageContext): void {

@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { MessageContext, type RoutingView } from '../core/context.js';
 import { KeyedQueue } from '../core/keyed-queue.js';
-import { type Pipeline, runDetached, then } from '../core/module.js';
+import { type Hook, type Pipeline, runDetached, runHooks } from '../core/module.js';
 import type { EventLogger } from '../log/types.js';
 import { type Destination, hostPort, type Peer, type TransportName } from '../net/peer.js';
 import { SipParseError } from '../sip/errors.js';
@@ -48,6 +48,7 @@ export interface ProxyOptions {
 }
 
 const PING_PREFIX = `${BRANCH_PREFIX}ping`;
+const NO_HOOKS: readonly Hook[] = [];
 /** What a keep-alive weighs for the per-source hooks (a CRLFCRLF). */
 const KEEPALIVE = Buffer.from('\r\n\r\n');
 
@@ -56,7 +57,7 @@ const KEEPALIVE = Buffer.from('\r\n\r\n');
  * an upstream target, requests from the inside go back out by their Route (flow tokens) or
  * Request-URI, responses follow the Via. It never keeps per-transaction state. Everything
  * else (guards, honeypot, authentication, topology hiding, the watch of answers) is a module
- * on the hooks of `core/module.ts`, run at the points marked `pipeline.run`.
+ * on the hooks of `core/module.ts`, run at the points marked `runHooks`.
  */
 export class SipProxy {
   readonly stats = new ProxyStats();
@@ -181,8 +182,10 @@ export class SipProxy {
     return this.upstreams.find(address, port) !== undefined;
   }
 
-  private readonly sourceStage = (ctx: MessageContext): Promise<void> | undefined =>
-    then(this.options.pipeline.run('onSource', ctx), this.parse, ctx);
+  private readonly sourceStage = (ctx: MessageContext): Promise<void> | undefined => {
+    const p = runHooks(this.options.pipeline.stages.onSource, ctx);
+    return p === undefined ? this.parse(ctx) : p.then(() => this.parse(ctx));
+  };
 
   private readonly parse = (ctx: MessageContext): undefined => {
     if (ctx.ended || (ctx.blocked && ctx.verdict.action !== 'honeypot')) {
@@ -229,8 +232,12 @@ export class SipProxy {
 
   private request(ctx: MessageContext): Promise<void> | undefined {
     const pipeline = this.options.pipeline;
-    if (ctx.inside) return then(pipeline.run('onRequestFromInside', ctx), this.fromInside, ctx);
-    return then(pipeline.run('onRequestFromOutside', ctx), this.fromOutside, ctx);
+    if (ctx.inside) {
+      const p = runHooks(pipeline.stages.onRequestFromInside, ctx);
+      return p === undefined ? this.fromInside(ctx) : p.then(() => this.fromInside(ctx));
+    }
+    const p = runHooks(pipeline.stages.onRequestFromOutside, ctx);
+    return p === undefined ? this.fromOutside(ctx) : p.then(() => this.fromOutside(ctx));
   }
 
   /** Max-Forwards, Proxy-Require and loop checks; a refusal is answered within the bad-request budget. */
@@ -258,7 +265,8 @@ export class SipProxy {
     // never to a port the outside wrote in its Via.
     ctx.branch = this.signer.sign(pre.id, responseRoute(msg.topVia, ctx.source, true));
     ctx.recordRoutes = createsDialog(msg);
-    return then(this.options.pipeline.run('onRequestToInside', ctx), this.toInside, ctx);
+    const p = runHooks(this.options.pipeline.stages.onRequestToInside, ctx);
+    return p === undefined ? this.toInside(ctx) : p.then(() => this.toInside(ctx));
   };
 
   private readonly toInside = (ctx: MessageContext): undefined => {
@@ -359,7 +367,8 @@ export class SipProxy {
     ctx.loopKey = loop;
     // A request between two hops of the inside crosses no border: no hook edits it.
     if (this.isInsideDestination(dest.transport, dest.address, dest.port)) return this.sendFromInside(ctx);
-    return then(this.options.pipeline.run('onRequestToOutside', ctx), this.sendFromInside, ctx);
+    const p = runHooks(this.options.pipeline.stages.onRequestToOutside, ctx);
+    return p === undefined ? this.sendFromInside(ctx) : p.then(() => this.sendFromInside(ctx));
   }
 
   private readonly sendFromInside = (ctx: MessageContext): undefined => {
@@ -382,8 +391,9 @@ export class SipProxy {
   // ---- responses -----------------------------------------------------------------------
 
   private response(ctx: MessageContext): Promise<void> | undefined {
-    const stage = ctx.inside ? 'onResponseFromInside' : 'onResponseFromOutside';
-    return then(this.options.pipeline.run(stage, ctx), this.routeResponse, ctx);
+    const stages = this.options.pipeline.stages;
+    const p = runHooks(ctx.inside ? stages.onResponseFromInside : stages.onResponseFromOutside, ctx);
+    return p === undefined ? this.routeResponse(ctx) : p.then(() => this.routeResponse(ctx));
   }
 
   private readonly routeResponse = (ctx: MessageContext): Promise<void> | undefined => {
@@ -433,10 +443,11 @@ export class SipProxy {
     ctx.destination = dest;
     ctx.branch = branch;
     ctx.destinationInside = destInside;
-    const pipeline = this.options.pipeline;
-    if (inside && !destInside) return then(pipeline.run('onResponseToOutside', ctx), this.sendResponse, ctx);
-    if (!inside) return then(pipeline.run('onResponseToInside', ctx), this.sendResponse, ctx);
-    return this.sendResponse(ctx);
+    const stages = this.options.pipeline.stages;
+    // A response between two hops of the inside crosses no border: no hook edits it.
+    const hooks = !inside ? stages.onResponseToInside : destInside ? NO_HOOKS : stages.onResponseToOutside;
+    const p = runHooks(hooks, ctx);
+    return p === undefined ? this.sendResponse(ctx) : p.then(() => this.sendResponse(ctx));
   };
 
   private readonly sendResponse = (ctx: MessageContext): undefined => {
