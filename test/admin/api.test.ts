@@ -4,10 +4,13 @@
  * event stream during a flood, and reload. Addresses 127.111.x, ports 39100-39199.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT } from '../helpers/corpus.js';
 import { type SipwardenInstance, startSipwarden } from '../helpers/sipwarden.js';
 import { options, sleep, UdpPeer } from '../helpers/udp.js';
 
@@ -274,6 +277,27 @@ describe('admin API of a running sipwarden', () => {
     } finally {
       writeFileSync(sw.configFile, good);
     }
+  });
+
+  it('sipwarden status summarises the running instance (config, token from the data directory)', async () => {
+    const run = promisify(execFile);
+    const bin = join(PROJECT_ROOT, 'bin/sipwarden');
+    const r = await run(process.execPath, [bin, 'status', '--config', sw.configFile], { timeout: 20_000 });
+    assert.match(r.stdout, /^Status\n/);
+    assert.match(r.stdout, new RegExp(`udp://${SIP.address}:${SIP.port}`));
+    assert.match(r.stdout, /Upstream targets: 1 up, 0 down/);
+    assert.match(r.stdout, /Bans active: +\d+/);
+    assert.match(r.stdout, /Blocked by guard: .*flood \d+/);
+    const wrong = await run(process.execPath, [bin, 'status', '--url', ADMIN, '--token', 'x'.repeat(20)], {
+      timeout: 20_000,
+    }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((wrong as { code: number }).code, 1);
+    assert.match((wrong as { stderr: string }).stderr, /token was refused/);
+    const none = await run(process.execPath, [bin, 'status', '--url', 'http://127.111.0.1:39199'], {
+      timeout: 20_000,
+    }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((none as { code: number }).code, 1);
+    assert.match((none as { stderr: string }).stderr, /no sipwarden answers/);
   });
 
   it('keeps the token across a restart', async () => {
