@@ -4,6 +4,7 @@ import { bansCommand } from './bans.js';
 import { checkMessageCommand } from './check-message.js';
 import { firewallCommand } from './firewall.js';
 import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 import { usersCommand } from './users.js';
 
 const USAGE = `sipwarden — SIP security edge proxy
@@ -12,6 +13,7 @@ Usage: sipwarden <command> [options]
 
 Commands:
   run                     run the proxy (see 'sipwarden run --help')
+  status                  summary of a running sipwarden (its admin API)
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
   bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
   users COMMAND           add, remove or list edge-auth users (also while sipwarden runs)
@@ -35,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(rest);
+    case 'status':
+      return statusCommand(rest, out);
     case 'check-message':
       return checkMessageCommand(rest, out);
     case 'bans':
