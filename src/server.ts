@@ -1,8 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import type { RegisterUi } from './admin/app.js';
+import type { AdminContext } from './admin/context.js';
+import { AdminListener } from './admin/listener.js';
 import { DialogMembership } from './auth/dialog-membership.js';
 import type { AuthDeps } from './auth/guard.js';
 import { countAuthOutcomes } from './auth/metrics.js';
@@ -41,6 +45,12 @@ import { observeTransports } from './transport/metrics.js';
 export interface ServerOptions {
   /** Modules to run after the registry's, on every message (embedding, tests). */
   modules?: readonly Module[];
+  /** The configuration file, shown by the admin API's status. */
+  configFile?: string;
+  /** Rereads the configuration and applies it (SIGHUP's job); the admin API's `POST /api/reload` calls it. */
+  reload?: () => Promise<void>;
+  /** Adds the dashboard's pages to the admin API (before it listens). */
+  registerUi?: RegisterUi;
 }
 
 /** A running sipwarden: transports, proxy core, modules and health checks wired together. */
@@ -258,6 +268,8 @@ export class Server {
       dialogs,
       options.modules ?? [],
     );
+    // The admin API first: `listening` says everything is ready.
+    await server.startAdmin(options);
     for (const l of transports.listeners) {
       log.info({ event: 'listening', transport: l.transport, address: l.address, port: l.port }, 'listening');
     }
@@ -286,6 +298,93 @@ export class Server {
         { event: 'connection-refused', transport, destination: address, port, reason: 'connection-limit' },
         'no connection slot: message not sent',
       );
+    };
+  }
+
+  // ---- the admin API (src/admin/): started last, stopped first ----
+
+  private admin: AdminListener | undefined;
+  private readonly startedAt = Date.now();
+  private configLoadedAt = Date.now();
+
+  /**
+   * Serves the admin API when `admin.enabled`. A listener that cannot bind is logged and
+   * sipwarden goes on without it: forwarding SIP matters more than its console.
+   */
+  private async startAdmin(options: ServerOptions): Promise<void> {
+    if (!this.config.admin.enabled) return;
+    try {
+      this.admin = await AdminListener.start(
+        this.config.admin,
+        this.config.dataDir,
+        this.adminContext(options),
+        options.registerUi,
+      );
+    } catch (err) {
+      this.log.warn({ event: 'admin-start-failed' }, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private async stopAdmin(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.stop();
+  }
+
+  /** The admin API's settings are read at start only. */
+  private warnAdminChanges(before: Config, after: Config): void {
+    if (JSON.stringify(before.admin) !== JSON.stringify(after.admin)) {
+      this.log.warn({ event: 'reload-partial' }, 'admin changes take effect at the next start');
+    }
+  }
+
+  private adminContext(options: ServerOptions): AdminContext {
+    const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+    return {
+      version,
+      startedAt: this.startedAt,
+      configFile: options.configFile,
+      configLoadedAt: () => this.configLoadedAt,
+      listeners: () =>
+        this.transports.listeners.map((l) => ({
+          url: `${l.transport}://${l.family === 6 ? `[${l.address}]` : l.address}:${l.port}`,
+          transport: l.transport,
+          address: l.address,
+          port: l.port,
+        })),
+      stats: () => this.stats(),
+      upstreams: () =>
+        [...this.proxy.upstreamSet().byName.entries()].map(([name, u]) => ({
+          name,
+          targets: u.targets.map((t) => ({
+            url: t.spec.url,
+            transport: t.spec.transport,
+            address: t.spec.address,
+            port: t.spec.port,
+            up: t.up,
+            failures: t.missed,
+            lastPing: t.lastPing,
+          })),
+        })),
+      traffic: () => ({
+        messages: this.proxy.stats.requestsReceived + this.proxy.stats.responsesReceived,
+        blocked: this.proxy.stats.blocked,
+      }),
+      flood: (limit, now) => {
+        const flood = this.guards.flood;
+        return flood === undefined ? undefined : { window: flood.window, sources: flood.top(limit, now) };
+      },
+      attacks: () => {
+        const honeypot = this.honeypot;
+        if (honeypot === undefined) return undefined;
+        honeypot.records.flush();
+        return honeypot.records.list();
+      },
+      reload: options.reload ?? (() => Promise.reject(new Error('no configuration file to reload'))),
+      bans: this.bans,
+      events: this.events,
+      metrics: this.metrics,
+      log: this.log,
     };
   }
 
@@ -345,6 +444,8 @@ export class Server {
     this.health = new HealthChecker(upstreams, this.transports, this.events);
     this.wireHealth();
     this.health.start();
+    this.configLoadedAt = Date.now();
+    this.warnAdminChanges(before, config);
     this.log.info(
       { event: 'reloaded', listeners: config.listen.length, upstreams: config.upstreams.length },
       'configuration reloaded',
@@ -352,6 +453,7 @@ export class Server {
   }
 
   async stop(): Promise<void> {
+    await this.stopAdmin();
     this.health.stop();
     await this.transports.close();
     this.guards.close();

@@ -9,9 +9,12 @@ import { bansSchema } from '../guards/bans/config.js';
 import { sanitize } from '../log/sanitize.js';
 import { parseCidr } from '../net/cidr.js';
 import { DEFAULT_STORE_FILE } from '../store/config.js';
+import { ADMIN_GUARD, cleanReason } from '../store/reason.js';
 import { SqliteBanStore } from '../store/sqlite.js';
 import type { Ban } from '../store/types.js';
 import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
+
+export { ADMIN_GUARD, cleanReason, MAX_REASON_LENGTH } from '../store/reason.js';
 
 export const BANS_USAGE = `Usage: sipwarden bans <command> [--config FILE | --db FILE] [options]
 
@@ -37,52 +40,9 @@ Options:
 
 Exit status: 0 done, 1 not found or failed, 2 usage error.`;
 
-/** The guard name recorded for bans added here. */
-export const ADMIN_GUARD = 'admin';
 /** Longest ban the CLI adds. */
 export const MAX_CLI_BAN_MS = 365 * 86_400_000;
-/** Longest reason kept (characters). */
-export const MAX_REASON_LENGTH = 200;
 const DEFAULT_REASON = 'banned by an operator';
-
-/** Exit codes. */
-
-/**
- * Operator text made fit to store and print: control characters (C0, DEL, C1), line and
- * paragraph separators, bidirectional controls and lone surrogates removed, runs of white
- * space made one space, trimmed, at most `MAX_REASON_LENGTH` characters (a pair never split).
- */
-export function cleanReason(text: string): string {
-  let out = '';
-  let length = 0;
-  let space = false;
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f) || ch === ' ' || c === 0xa0 || c === 0x3000) {
-      // C0/C1 controls (tab and newline included) and spaces: one space between words.
-      space = out !== '';
-      continue;
-    }
-    if (
-      c === 0x2028 ||
-      c === 0x2029 ||
-      c === 0x200e ||
-      c === 0x200f ||
-      (c >= 0x202a && c <= 0x202e) ||
-      (c >= 0x2066 && c <= 0x2069) ||
-      (c >= 0xd800 && c <= 0xdfff)
-    ) {
-      continue;
-    }
-    const add = (space ? 1 : 0) + ch.length;
-    if (length + add > MAX_REASON_LENGTH) break;
-    if (space) out += ' ';
-    out += ch;
-    length += add;
-    space = false;
-  }
-  return out;
-}
 
 /** `2026-11-01T12:00:00Z`: ISO 8601, UTC, whole seconds. */
 function isoTime(ms: number): string {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliOverrides, Config } from '../config/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
@@ -72,9 +73,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`sipwarden: cannot open log.file: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  let server: Server;
+  let server: Server | undefined;
+  const reload = () => reloadFromFile(server!, log, load);
   try {
-    server = await Server.start(config, log);
+    server = await Server.start(config, log, {
+      configFile: values.config === undefined ? undefined : resolve(values.config),
+      reload,
+    });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.fatal({ event: 'start-failed' }, message);
@@ -99,18 +104,22 @@ function waitForSignals(server: Server, log: Logger, load: () => Config): Promis
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
-      let config: Config;
-      try {
-        config = load();
-      } catch (err) {
-        // A bad file leaves the running configuration in place.
-        log.error({ event: 'reload-failed' }, err instanceof Error ? err.message : String(err));
-        return;
-      }
-      setLevel(log, config.log.level);
-      server.reload(config).catch((err: unknown) => {
-        log.error({ event: 'reload-failed' }, err instanceof Error ? err.message : String(err));
-      });
+      reloadFromFile(server, log, load).catch(() => undefined);
     });
   });
+}
+
+/**
+ * Rereads the configuration and applies it (SIGHUP, the admin API's `POST /api/reload`). A bad
+ * file leaves the running configuration in place; a failure is logged and rejects.
+ */
+async function reloadFromFile(server: Server, log: Logger, load: () => Config): Promise<void> {
+  try {
+    const config = load();
+    setLevel(log, config.log.level);
+    await server.reload(config);
+  } catch (err) {
+    log.error({ event: 'reload-failed' }, err instanceof Error ? err.message : String(err));
+    throw err;
+  }
 }

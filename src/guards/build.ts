@@ -70,6 +70,12 @@ export class GuardBuilder {
     return g instanceof BruteForceGuard ? g : undefined;
   }
 
+  /** The flood guard in force (the admin API reads its table). */
+  get flood(): FloodGuard | undefined {
+    const g = this.built.get('flood')?.guard;
+    return g instanceof FloodGuard ? g : undefined;
+  }
+
   /** The ban policy of the chain built last (the honeypot and the dry run ask it too). */
   get banPolicy(): BanPolicy {
     return this.policy;

@@ -51,7 +51,7 @@ export class HealthChecker {
   }
 
   /** Answers to pings arrive here (the proxy recognises their branch). */
-  onResponse(branch: string, _msg: SipMessage, from: Peer): void {
+  onResponse(branch: string, msg: SipMessage, from: Peer): void {
     const idx = Number(branch.slice(PING_PREFIX.length, branch.indexOf('x', PING_PREFIX.length)));
     const target = this.upstreams.all[idx];
     if (target === undefined || target.pendingPing !== branch) return;
@@ -59,6 +59,8 @@ export class HealthChecker {
     if (from.address !== target.spec.address) return;
     target.pendingPing = '';
     target.missed = 0;
+    const now = Date.now();
+    target.lastPing = { at: now, rttMs: now - target.pingSentAt, status: msg.status };
     if (!target.up) {
       target.up = true;
       this.report(target, 'up', '');
@@ -117,6 +119,7 @@ export class HealthChecker {
       if (target.pendingPing !== branch) return;
       target.pendingPing = '';
       target.missed++;
+      target.lastPing = { at: Date.now(), rttMs: null, status: 'timeout' };
       if (target.missed >= failures) this.markDown(target, `${target.missed} pings unanswered`);
     }, timeoutMs);
     timer.unref();

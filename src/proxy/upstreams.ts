@@ -35,6 +35,8 @@ export class Target {
   /** Branch of the ping in flight, '' when none. */
   pendingPing = '';
   pingSentAt = 0;
+  /** The last ping's outcome: its answer's status code and round trip, or `timeout`. */
+  lastPing: { at: number; rttMs: number | null; status: number | 'timeout' } | null = null;
 
   constructor(
     readonly spec: TargetSpec,

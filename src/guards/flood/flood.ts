@@ -18,11 +18,11 @@
 
 import type { Bounds } from '../../config/fields.js';
 import { type BanVerdict, type DropVerdict, PASS, type Source, type Verdict } from '../../core/verdict.js';
-import { classifyIp, v4Mask } from '../../net/ip.js';
+import { classifyIp, formatIPv4, formatIPv6, v4Mask } from '../../net/ip.js';
 import type { SourceKeys } from '../../net/source-key.js';
 import type { Guard } from '../types.js';
 import { FLOOD_MAX_MESSAGES, FLOOD_MAX_SOURCES, type FloodConfig } from './config.js';
-import { RateTable } from './rate-table.js';
+import { RateTable, type TopEntry } from './rate-table.js';
 
 /** Human text of a duration in ms: `2s`, `1.5s`, `250ms`. */
 function durationText(ms: number): string {
@@ -86,6 +86,30 @@ export class FloodGuard implements Guard {
   /** Sources (prefixes) tracked now; never more than `maxSources`. */
   get trackedSources(): number {
     return this.table.size;
+  }
+
+  /** The tracked sources sending most now (prefix text, estimate), busiest first; read-only. */
+  top(limit: number, now: number): { source: string; messages: number }[] {
+    return this.table.top(limit, now).map((e) => ({ source: this.sourceText(e), messages: e.messages }));
+  }
+
+  /** Measurement window (ms). */
+  get window(): number {
+    return this.table.window;
+  }
+
+  private sourceText(e: TopEntry): string {
+    if (e.family === 4) {
+      const text = formatIPv4(e.key[0] >>> 0);
+      return this.keys.v4Bits === 32 ? text : `${text}/${this.keys.v4Bits}`;
+    }
+    const words = new Uint16Array(8);
+    for (let i = 0; i < 4; i++) {
+      words[2 * i] = e.key[i]! >>> 16;
+      words[2 * i + 1] = e.key[i]! & 0xffff;
+    }
+    const text = formatIPv6(words);
+    return this.keys.v6Bits === 128 ? text : `${text}/${this.keys.v6Bits}`;
   }
 
   checkSource(source: Source, _bytes: number, now: number): Verdict {

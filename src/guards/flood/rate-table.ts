@@ -48,6 +48,14 @@
  * (spoofed UDP) cannot aim them all at one probe chain without seeing the table.
  */
 
+/** A tracked source as `top` reports it: its masked key and its estimate. */
+export interface TopEntry {
+  readonly family: 4 | 6;
+  /** key[0] for IPv4; the four 32-bit words for IPv6. */
+  readonly key: readonly [number, number, number, number];
+  readonly messages: number;
+}
+
 /** Slots scored for each eviction. */
 export const EVICTION_SAMPLE = 8;
 
@@ -202,6 +210,36 @@ export class RateTable {
 
   setFlagged(slot: number, flagged: boolean): void {
     this.flags[slot] = flagged ? 1 : 0;
+  }
+
+  /**
+   * The `limit` slots with the highest estimate at `now`, highest first: for the admin API,
+   * never on the message path. Reads without rolling any slot, so the counts stay as they are.
+   */
+  top(limit: number, now: number): TopEntry[] {
+    const out: TopEntry[] = [];
+    const w = this.window;
+    const b = Math.floor(now / w);
+    const remaining = w - (now - b * w);
+    for (let s = 0; s < this.used; s++) {
+      const d = b - this.bucket[s]!;
+      // A bucket ahead of now (the clock went back) or two behind holds nothing current.
+      const cur = d === 0 ? this.current[s]! : 0;
+      const prev = d === 0 ? this.previous[s]! : d === 1 ? this.current[s]! : 0;
+      const messages = Math.ceil((cur * w + prev * remaining) / w);
+      if (messages === 0) continue;
+      if (out.length === limit && messages <= out[out.length - 1]!.messages) continue;
+      const entry: TopEntry = {
+        family: this.family[s] === 6 ? 6 : 4,
+        key: [this.k0[s]!, this.k1[s]!, this.k2[s]!, this.k3[s]!],
+        messages,
+      };
+      let i = out.length;
+      while (i > 0 && out[i - 1]!.messages < messages) i--;
+      out.splice(i, 0, entry);
+      if (out.length > limit) out.pop();
+    }
+    return out;
   }
 
   /** Frees the arrays; the table is empty (and small) afterwards. */
