@@ -1,4 +1,5 @@
 /** The headers every dashboard page and asset carries, and the session cookie's attributes. */
+import { SESSION_COOKIE, SESSION_LIFETIME_MS } from './auth.js';
 
 /** No inline script or style, nothing from elsewhere, never framed. */
 export const CONTENT_SECURITY_POLICY = [
@@ -21,9 +22,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
-export const SESSION_COOKIE = 'sipwarden_session';
-/** A session lasts 12 hours (src/admin/auth.ts checks the same age). */
-export const SESSION_MAX_AGE_SECONDS = 12 * 3600;
+/** The browser forgets the cookie when auth.ts stops accepting it. */
+const SESSION_MAX_AGE_SECONDS = Math.floor(SESSION_LIFETIME_MS / 1000);
 
 /** `Set-Cookie` for a new session: never readable by scripts, never sent cross-site. */
 export function sessionCookieHeader(value: string, secure: boolean): string {

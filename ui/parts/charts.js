@@ -5,7 +5,7 @@
 import uPlot from '/ui/vendor/uplot.esm.js';
 import { getJson } from '../lib/api.js';
 
-const PALETTE = ['#d9480f', '#1c7ed6', '#2f9e44', '#ae3ec9', '#f08c00', '#0ca678', '#e64980', '#5c7cfa', '#868e96'];
+const PALETTE = ['#1c7ed6', '#d9480f', '#2f9e44', '#ae3ec9', '#f08c00', '#0ca678', '#e64980', '#5c7cfa', '#868e96'];
 
 function sizeOf(container) {
   const width = Math.max(260, container.clientWidth);
