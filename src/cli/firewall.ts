@@ -16,7 +16,8 @@ rules that slow port scans. See docs/firewall.md before loading it on a remote h
   --listen URL        udp://, tcp:// or tls:// address sipwarden listens on (repeatable;
                       replaces the file's 'listen'; without --config the firewall section
                       has its defaults)
-  --admin-port N      TCP port of the admin API: reachable from loopback only ...
+  --admin-port N      TCP port of the admin API (default: the port of admin.listen in
+                      --config when not a loopback address): reachable from loopback only ...
   --admin-from CIDR   ... and from these addresses or networks (repeatable)
   --family 4|6|ipset  iptables: print only the IPv4 ruleset, the IPv6 ruleset or the ipsets
   --tarpit            iptables: hold TCP probes in TARPIT (needs xtables-addons; used
@@ -54,11 +55,18 @@ export function firewallCommand(argv: string[], out: (text: string) => void): nu
 
   let firewall: FirewallConfig;
   let listeners: FirewallListener[];
+  /**
+   * The admin API's port from the configuration, when it listens on an address other hosts can
+   * reach: the rules keep it to loopback and --admin-from. On loopback (the default) the
+   * loopback rule serves it and nothing opens it.
+   */
+  let configuredAdminPort: number | undefined;
   try {
     if (values.config !== undefined) {
       const config = loadConfig({ file: values.config });
       firewall = config.firewall;
       listeners = [...config.listen];
+      if (config.admin.enabled && !config.admin.listen.loopback) configuredAdminPort = config.admin.listen.port;
     } else {
       if (!values.listen) return fail(`--config or --listen is needed\n\n${FIREWALL_USAGE}`);
       firewall = defaultFirewall();
@@ -79,8 +87,11 @@ export function firewallCommand(argv: string[], out: (text: string) => void): nu
     const text = values['admin-port'];
     if (!/^[0-9]{1,5}$/.test(text)) return fail(`--admin-port ${JSON.stringify(text)} is not a port number`);
     admin = { port: Number(text), allowFrom: values['admin-from'] ?? [] };
+  } else if (configuredAdminPort !== undefined) {
+    // The configured admin API: reachable from loopback (and --admin-from) only, never opened to the world.
+    admin = { port: configuredAdminPort, allowFrom: values['admin-from'] ?? [] };
   } else if (values['admin-from']) {
-    return fail('--admin-from needs --admin-port');
+    return fail('--admin-from needs --admin-port (or an enabled admin section in --config)');
   }
   const family = values.family;
   if (family !== undefined && (backend !== 'iptables' || !['4', '6', 'ipset'].includes(family))) {
