@@ -19,6 +19,7 @@ declare -A wanted=(
   [dumpcap]=tshark
   [kamailio]=kamailio
   [baresip]=baresip-core
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

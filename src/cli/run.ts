@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { dashboardRoutes } from '../admin/ui.js';
 import type { CliOverrides, Config } from '../config/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { ensurePrivateDir } from '../config/private-file.js';
@@ -79,6 +80,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     server = await Server.start(config, log, {
       configFile: values.config === undefined ? undefined : resolve(values.config),
       reload,
+      registerUi: dashboardRoutes(),
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
