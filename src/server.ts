@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { Alerts } from './alerts/alerts.js';
 import { DialogMembership } from './auth/dialog-membership.js';
 import type { AuthDeps } from './auth/guard.js';
 import { countAuthOutcomes } from './auth/metrics.js';
@@ -76,9 +77,18 @@ export class Server {
     this.wireBans();
     this.startFirewallSync();
     this.wireMetrics();
+    this.startAlerts();
   }
 
   private firewall: FirewallSync | undefined;
+  private alerts: Alerts | undefined;
+
+  /** The webhooks of `alerts` on the event bus; a reload that changes them starts them anew. */
+  private startAlerts(previous?: Config): void {
+    if (previous !== undefined && JSON.stringify(previous.alerts) === JSON.stringify(this.config.alerts)) return;
+    this.alerts?.close();
+    this.alerts = new Alerts(this.events, this.config.alerts, this.log);
+  }
 
   /** What the proxy and the honeypot counted (the `stopping` log line). */
   stats(): Record<string, unknown> {
@@ -342,6 +352,7 @@ export class Server {
       await old?.close();
       this.startFirewallSync();
     }
+    this.startAlerts(before);
     this.health = new HealthChecker(upstreams, this.transports, this.events);
     this.wireHealth();
     this.health.start();
@@ -353,6 +364,7 @@ export class Server {
 
   async stop(): Promise<void> {
     this.health.stop();
+    this.alerts?.close();
     await this.transports.close();
     this.guards.close();
     this.honeypot?.close();

@@ -9,6 +9,7 @@
  */
 import { resolve } from 'node:path';
 import type * as z from 'zod';
+import { alertsSchema } from '../alerts/config.js';
 import { firewallSchema } from '../firewall/config.js';
 import { guardsSchema, sourcesSchema } from '../guards/config.js';
 import { honeypotSchema } from '../honeypot/config.js';
@@ -32,6 +33,7 @@ export const configSchema = section({
   store: storeSchema,
   firewall: firewallSchema,
   topology: topologySchema,
+  alerts: alertsSchema,
 }).transform((config) => ({
   ...config,
   // Settings whose default or meaning comes from another section.

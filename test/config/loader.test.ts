@@ -170,6 +170,7 @@ describe('loadConfigFromString: a valid configuration', () => {
       store: _store,
       firewall: _firewall,
       topology: _topology,
+      alerts: _alerts,
       ...config
     } = load(FULL, {}, { env: { SIPWARDEN_SECRET: SECRET } });
     assert.deepEqual(config, {
