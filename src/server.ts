@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { createSecureContext } from 'node:tls';
 import { Alerts } from './alerts/alerts.js';
 import { DialogMembership } from './auth/dialog-membership.js';
 import type { AuthDeps } from './auth/guard.js';
@@ -38,6 +39,7 @@ import { buildTopologyHider } from './topology/build.js';
 import type { TopologyHider } from './topology/hider.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
 import { observeTransports } from './transport/metrics.js';
+import type { TlsFiles } from './transport/stream.js';
 
 export interface ServerOptions {
   /** Modules to run after the registry's, on every message (embedding, tests). */
@@ -301,6 +303,7 @@ export class Server {
 
   /** Applies a new configuration without dropping calls: listeners are added/removed by URL. */
   async reload(config: Config): Promise<void> {
+    const certificates = readCertificates(config);
     const wanted = new Set(config.listen.map((l) => l.url));
     const remove = new Set<number>();
     this.listenerUrls.forEach((url, i) => {
@@ -311,6 +314,7 @@ export class Server {
     for (const l of config.listen) {
       if (!this.listenerUrls.includes(l.url)) this.listenerUrls.push(await bindListener(this.transports, l));
     }
+    this.renewCertificates(certificates);
     const upstreams = await resolveUpstreams(config);
     const chain = this.guards.build(config.guards, config.sources);
     if (config.honeypot.enabled) {
@@ -362,6 +366,16 @@ export class Server {
     );
   }
 
+  /** Renewed certificates (a reload): TLS listeners serve them to new connections; open ones keep theirs. */
+  private renewCertificates(certificates: ReadonlyMap<string, TlsFiles>): void {
+    for (const [url, files] of certificates) {
+      const index = this.listenerUrls.indexOf(url);
+      if (index >= 0) this.transports.setTlsFiles(index, files);
+    }
+    if (certificates.size > 0)
+      this.log.info({ event: 'tls-reloaded', listeners: certificates.size }, 'certificates re-read');
+  }
+
   async stop(): Promise<void> {
     this.health.stop();
     this.alerts?.close();
@@ -379,6 +393,36 @@ function refusesConnection(config: Config, bans: BanStore): ((address: string) =
   return (address) => bans.find(address, Date.now()) !== undefined;
 }
 
+/** A TLS listener's certificate and key as they are on disk now; errors name the URL. */
+function readTlsFiles(l: ListenConfig): TlsFiles {
+  if (!l.cert || !l.key) throw new Error(`${l.url}: a TLS listener needs a certificate and a key`);
+  try {
+    return { cert: readFileSync(l.cert), key: readFileSync(l.key) };
+  } catch (err) {
+    throw new Error(`${l.url}: cannot read its certificate or key: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Every TLS listener's certificate and key, read and checked before a reload changes
+ * anything: a renewal half written, or a key that does not match, fails the reload and
+ * leaves the running certificates in place.
+ */
+function readCertificates(config: Config): Map<string, TlsFiles> {
+  const out = new Map<string, TlsFiles>();
+  for (const l of config.listen) {
+    if (l.transport !== 'tls') continue;
+    const files = readTlsFiles(l);
+    try {
+      createSecureContext(files);
+    } catch (err) {
+      throw new Error(`${l.url}: certificate and key do not make a TLS context: ${(err as Error).message}`);
+    }
+    out.set(l.url, files);
+  }
+  return out;
+}
+
 /** Binds one configured listener; returns its URL. Errors name the URL and the cause. */
 async function bindListener(transports: TransportManager, l: ListenConfig): Promise<string> {
   const family: 4 | 6 = l.family === 6 ? 6 : 4;
@@ -389,10 +433,7 @@ async function bindListener(transports: TransportManager, l: ListenConfig): Prom
   } else {
     spec.advertiseHost = wildcardHost(l.host, family);
   }
-  if (l.transport === 'tls') {
-    if (!l.cert || !l.key) throw new Error(`${l.url}: a TLS listener needs a certificate and a key`);
-    spec.tls = { cert: readFileSync(l.cert), key: readFileSync(l.key) };
-  }
+  if (l.transport === 'tls') spec.tls = readTlsFiles(l);
   try {
     await transports.add(spec);
   } catch (err) {
