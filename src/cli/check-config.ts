@@ -39,16 +39,18 @@ export function checkConfigCommand(argv: string[], out: (line: string) => void):
   return 0;
 }
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /** What the file sets up, one line a part (never a secret or a webhook's URL). */
 function summary(config: Config): string[] {
   const g = config.guards;
   return [
     `listen: ${config.listen.map((l) => l.url).join(', ')}`,
-    `upstreams: ${config.upstreams.map((u) => `${u.name} (${u.targets.length} targets)`).join(', ')}; default ${config.defaultUpstream}`,
+    `upstreams: ${config.upstreams.map((u) => `${u.name} (${count(u.targets.length, 'target')})`).join(', ')}; default ${config.defaultUpstream}`,
     `guards: ${g.chain.join(', ') || 'none'}`,
     `store: ${config.store.type}${config.store.type === 'sqlite' ? ` ${config.store.path}` : ''}`,
     `log: ${config.log.level}${config.log.file === undefined ? '' : `, also to ${config.log.file}`}`,
     `honeypot: ${config.honeypot.enabled ? 'on' : 'off'}; firewall sync: ${config.firewall.sync ? config.firewall.backend : 'off'}`,
-    `alerts: ${config.alerts.webhooks.length} webhook(s)${config.alerts.webhooks.map((w) => ` ${new URL(w.url).origin} (${w.format})`).join(',')}`,
+    `alerts: ${count(config.alerts.webhooks.length, 'webhook')}${config.alerts.webhooks.map((w) => ` ${new URL(w.url).origin} (${w.format})`).join(',')}`,
   ];
 }

@@ -41,7 +41,7 @@ describe('sipwarden check-config', () => {
     assert.equal(lines[0], 'ok');
     assert.ok(lines.includes('  listen: udp://127.114.0.1:40600'), r.stdout);
     assert.ok(lines.includes('  upstreams: pbx (2 targets); default pbx'), r.stdout);
-    assert.match(r.stdout, /alerts: 1 webhook\(s\) https:\/\/hooks\.example \(slack\)/);
+    assert.match(r.stdout, /alerts: 1 webhook https:\/\/hooks\.example \(slack\)/);
     assert.doesNotMatch(r.stdout, /very-secret/, 'a webhook URL is a credential');
     assert.equal(r.stderr, '');
   });
