@@ -73,6 +73,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`sipwarden: cannot open log.file: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+  // From here on, not after the start: a rotation while listeners bind must not end the process
+  // (Node's default for SIGUSR1).
+  process.on('SIGUSR1', () => reopenLog(log));
   let server: Server;
   try {
     server = await Server.start(config, log);
@@ -99,7 +102,6 @@ function waitForSignals(server: Server, log: Logger, load: () => Config): Promis
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGUSR1', () => reopenLog(log));
     process.on('SIGHUP', () => {
       let config: Config;
       try {
