@@ -4,9 +4,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { createSecureContext } from 'node:tls';
 import type { RegisterUi } from './admin/app.js';
 import type { AdminContext } from './admin/context.js';
 import { AdminListener } from './admin/listener.js';
+import { Alerts } from './alerts/alerts.js';
 import { DialogMembership } from './auth/dialog-membership.js';
 import type { AuthDeps } from './auth/guard.js';
 import { countAuthOutcomes } from './auth/metrics.js';
@@ -41,6 +43,7 @@ import { buildTopologyHider } from './topology/build.js';
 import type { TopologyHider } from './topology/hider.js';
 import { type ListenerSpec, TransportManager } from './transport/manager.js';
 import { observeTransports } from './transport/metrics.js';
+import type { TlsFiles } from './transport/stream.js';
 
 export interface ServerOptions {
   /** Modules to run after the registry's, on every message (embedding, tests). */
@@ -86,9 +89,18 @@ export class Server {
     this.wireBans();
     this.startFirewallSync();
     this.wireMetrics();
+    this.startAlerts();
   }
 
   private firewall: FirewallSync | undefined;
+  private alerts: Alerts | undefined;
+
+  /** The webhooks of `alerts` on the event bus; a reload that changes them starts them anew. */
+  private startAlerts(previous?: Config): void {
+    if (previous !== undefined && JSON.stringify(previous.alerts) === JSON.stringify(this.config.alerts)) return;
+    this.alerts?.close();
+    this.alerts = new Alerts(this.events, this.config.alerts, this.log);
+  }
 
   /** What the proxy and the honeypot counted (the `stopping` log line). */
   stats(): Record<string, unknown> {
@@ -390,6 +402,7 @@ export class Server {
 
   /** Applies a new configuration without dropping calls: listeners are added/removed by URL. */
   async reload(config: Config): Promise<void> {
+    const certificates = readCertificates(config);
     const wanted = new Set(config.listen.map((l) => l.url));
     const remove = new Set<number>();
     this.listenerUrls.forEach((url, i) => {
@@ -400,6 +413,7 @@ export class Server {
     for (const l of config.listen) {
       if (!this.listenerUrls.includes(l.url)) this.listenerUrls.push(await bindListener(this.transports, l));
     }
+    this.renewCertificates(certificates);
     const upstreams = await resolveUpstreams(config);
     const chain = this.guards.build(config.guards, config.sources);
     if (config.honeypot.enabled) {
@@ -441,6 +455,7 @@ export class Server {
       await old?.close();
       this.startFirewallSync();
     }
+    this.startAlerts(before);
     this.health = new HealthChecker(upstreams, this.transports, this.events);
     this.wireHealth();
     this.health.start();
@@ -452,9 +467,20 @@ export class Server {
     );
   }
 
+  /** Renewed certificates (a reload): TLS listeners serve them to new connections; open ones keep theirs. */
+  private renewCertificates(certificates: ReadonlyMap<string, TlsFiles>): void {
+    for (const [url, files] of certificates) {
+      const index = this.listenerUrls.indexOf(url);
+      if (index >= 0) this.transports.setTlsFiles(index, files);
+    }
+    if (certificates.size > 0)
+      this.log.info({ event: 'tls-reloaded', listeners: certificates.size }, 'certificates re-read');
+  }
+
   async stop(): Promise<void> {
     await this.stopAdmin();
     this.health.stop();
+    this.alerts?.close();
     await this.transports.close();
     this.guards.close();
     this.honeypot?.close();
@@ -469,6 +495,36 @@ function refusesConnection(config: Config, bans: BanStore): ((address: string) =
   return (address) => bans.find(address, Date.now()) !== undefined;
 }
 
+/** A TLS listener's certificate and key as they are on disk now; errors name the URL. */
+function readTlsFiles(l: ListenConfig): TlsFiles {
+  if (!l.cert || !l.key) throw new Error(`${l.url}: a TLS listener needs a certificate and a key`);
+  try {
+    return { cert: readFileSync(l.cert), key: readFileSync(l.key) };
+  } catch (err) {
+    throw new Error(`${l.url}: cannot read its certificate or key: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Every TLS listener's certificate and key, read and checked before a reload changes
+ * anything: a renewal half written, or a key that does not match, fails the reload and
+ * leaves the running certificates in place.
+ */
+function readCertificates(config: Config): Map<string, TlsFiles> {
+  const out = new Map<string, TlsFiles>();
+  for (const l of config.listen) {
+    if (l.transport !== 'tls') continue;
+    const files = readTlsFiles(l);
+    try {
+      createSecureContext(files);
+    } catch (err) {
+      throw new Error(`${l.url}: certificate and key do not make a TLS context: ${(err as Error).message}`);
+    }
+    out.set(l.url, files);
+  }
+  return out;
+}
+
 /** Binds one configured listener; returns its URL. Errors name the URL and the cause. */
 async function bindListener(transports: TransportManager, l: ListenConfig): Promise<string> {
   const family: 4 | 6 = l.family === 6 ? 6 : 4;
@@ -479,10 +535,7 @@ async function bindListener(transports: TransportManager, l: ListenConfig): Prom
   } else {
     spec.advertiseHost = wildcardHost(l.host, family);
   }
-  if (l.transport === 'tls') {
-    if (!l.cert || !l.key) throw new Error(`${l.url}: a TLS listener needs a certificate and a key`);
-    spec.tls = { cert: readFileSync(l.cert), key: readFileSync(l.key) };
-  }
+  if (l.transport === 'tls') spec.tls = readTlsFiles(l);
   try {
     await transports.add(spec);
   } catch (err) {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { attacksCommand } from './attacks.js';
 import { bansCommand } from './bans.js';
+import { checkConfigCommand } from './check-config.js';
 import { checkMessageCommand } from './check-message.js';
 import { firewallCommand } from './firewall.js';
 import { runCommand } from './run.js';
@@ -14,6 +15,7 @@ Usage: sipwarden <command> [options]
 Commands:
   run                     run the proxy (see 'sipwarden run --help')
   status                  summary of a running sipwarden (its admin API)
+  check-config FILE       check a configuration file as 'run' would, bind nothing
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
   bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
   users COMMAND           add, remove or list edge-auth users (also while sipwarden runs)
@@ -39,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'status':
       return statusCommand(rest, out);
+    case 'check-config':
+      return checkConfigCommand(rest, out);
     case 'check-message':
       return checkMessageCommand(rest, out);
     case 'bans':

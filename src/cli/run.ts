@@ -4,7 +4,7 @@ import { dashboardRoutes } from '../admin/ui.js';
 import type { CliOverrides, Config } from '../config/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { ensurePrivateDir } from '../config/private-file.js';
-import { createLogger, type Logger, setLevel } from '../log/index.js';
+import { createLogger, type Logger, reopenLogFile, setLevel } from '../log/index.js';
 import { Server } from '../server.js';
 
 export const RUN_USAGE = `Usage: sipwarden run [--config FILE] [--listen URL]... [--upstream URL]... [options]
@@ -19,7 +19,8 @@ Runs the proxy. Without --config, --listen and --upstream alone make a working s
   --tls-cert FILE    certificate for tls:// addresses given by --listen
   --tls-key FILE     private key for tls:// addresses given by --listen
 
-Signals: SIGHUP reloads the configuration file; SIGTERM or SIGINT stops gracefully.`;
+Signals: SIGHUP reloads the configuration file and re-reads TLS certificates; SIGUSR1
+reopens log.file (after logrotate renamed it); SIGTERM or SIGINT stops gracefully.`;
 
 /** Runs until a stop signal; resolves with the process exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
@@ -74,6 +75,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`sipwarden: cannot open log.file: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+  // From here on, not after the start: a rotation while listeners bind must not end the process
+  // (Node's default for SIGUSR1).
+  process.on('SIGUSR1', () => reopenLog(log));
   let server: Server | undefined;
   const reload = () => reloadFromFile(server!, log, load);
   try {
@@ -123,5 +127,15 @@ async function reloadFromFile(server: Server, log: Logger, load: () => Config): 
   } catch (err) {
     log.error({ event: 'reload-failed' }, err instanceof Error ? err.message : String(err));
     throw err;
+  }
+}
+
+/** SIGUSR1: logrotate renamed log.file; new lines go to a new file at its path. */
+function reopenLog(log: Logger): void {
+  try {
+    if (reopenLogFile(log)) log.info({ event: 'log-reopened' }, 'log file reopened');
+  } catch (err) {
+    // The renamed file keeps receiving lines: nothing is lost.
+    log.error({ event: 'log-reopen-failed' }, err instanceof Error ? err.message : String(err));
   }
 }

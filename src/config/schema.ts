@@ -10,6 +10,7 @@
 import { resolve } from 'node:path';
 import type * as z from 'zod';
 import { adminSchema } from '../admin/config.js';
+import { alertsSchema } from '../alerts/config.js';
 import { firewallSchema } from '../firewall/config.js';
 import { guardsSchema, sourcesSchema } from '../guards/config.js';
 import { honeypotSchema } from '../honeypot/config.js';
@@ -34,6 +35,7 @@ export const configSchema = section({
   firewall: firewallSchema,
   topology: topologySchema,
   admin: adminSchema,
+  alerts: alertsSchema,
 }).transform((config) => ({
   ...config,
   // Settings whose default or meaning comes from another section.

@@ -5,6 +5,7 @@ export {
   type Logger,
   type LoggerOptions,
   type LogLevel,
+  reopenLogFile,
   setLevel,
 } from './logger.js';
 export { sanitize } from './sanitize.js';

@@ -10,7 +10,7 @@
  * level or one level down) are written as `[redacted]`.
  */
 import pino from 'pino';
-import { openPrivateAppend } from '../config/private-file.js';
+import { LogFile } from './log-file.js';
 
 export { sanitize } from './sanitize.js';
 
@@ -53,6 +53,8 @@ function escapeSeparators(line: string): string {
 interface Family {
   refs: Set<WeakRef<Logger>>;
   registry: FinalizationRegistry<WeakRef<Logger>>;
+  /** `options.file`, when given: reopened by `reopenLogFile`. */
+  file?: LogFile;
 }
 const familySym = Symbol('sipwarden.logFamily');
 type WithFamily = Logger & { [familySym]?: Family };
@@ -69,14 +71,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       : typeof dest === 'number'
         ? pino.destination({ dest, sync: true })
         : (dest as pino.DestinationStream);
+  // Created 0600 (its directory 0700), never through a link planted under its name.
+  if (options.file !== undefined) family.file = new LogFile(options.file);
   // Every stream takes every line: the logger's own level does the filtering.
   const stream =
-    options.file === undefined
+    family.file === undefined
       ? primary
       : pino.multistream([
           { level: 'trace', stream: primary },
-          // Created 0600 (its directory 0700), never through a link planted under its name.
-          { level: 'trace', stream: pino.destination({ dest: openPrivateAppend(options.file), sync: true }) },
+          { level: 'trace', stream: family.file },
         ]);
   const logger = pino(
     {
@@ -99,13 +102,30 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 /**
+ * Reopens the `file` of a logger made by `createLogger` (or of its family): after logrotate
+ * renamed it, new lines go to a new file at the same path. False when it has no file; throws
+ * (ConfigError naming the file) when the path cannot be opened, and keeps writing the old one.
+ */
+export function reopenLogFile(logger: Logger): boolean {
+  const file = familyOf(logger)?.file;
+  if (file === undefined) return false;
+  file.reopen();
+  return true;
+}
+
+/** The family of a logger made by `createLogger`, from the root or any descendant. */
+function familyOf(logger: Logger): Family | undefined {
+  return (logger as WithFamily)[familySym];
+}
+
+/**
  * Changes the level of a logger made by `createLogger`, and of every child logger derived from
  * it (pino's children otherwise keep the level they were created with), e.g. on config reload.
  * Given a child, it changes the whole family.
  */
 export function setLevel(logger: Logger, level: LogLevel | 'silent'): void {
   if (level !== 'silent' && !isLogLevel(level)) throw new Error(`unknown log level ${JSON.stringify(level)}`);
-  const family = (logger as WithFamily)[familySym];
+  const family = familyOf(logger);
   if (!family) {
     logger.level = level;
     return;

@@ -108,6 +108,11 @@ export class TransportManager {
     return this.stream.sendTo(dest.transport, dest.address, dest.port, dest.family, info?.index ?? -1, data);
   }
 
+  /** A TLS listener's renewed certificate and key, for new connections (see StreamTransport.setTlsFiles). */
+  setTlsFiles(index: number, tls: TlsFiles): void {
+    this.stream.setTlsFiles(index, tls);
+  }
+
   /** Closes the listeners with these indexes (configuration reload removed them). */
   async remove(indexes: Set<number>): Promise<void> {
     for (const i of indexes) {

@@ -3,6 +3,7 @@ import {
   type ConnectionOptions,
   createServer as createTlsServer,
   type TLSSocket,
+  Server as TlsServer,
   connect as tlsConnect,
 } from 'node:tls';
 import type { ListenerInfo, MessageHandler, Peer, TransportName } from '../net/peer.js';
@@ -451,6 +452,17 @@ export class StreamTransport {
     }, 2000);
     deadline.unref();
     await closing;
+  }
+
+  /**
+   * A TLS listener's new certificate and key, for connections accepted from now on; those
+   * already open keep the certificate they were accepted with. Throws when they do not make
+   * a TLS context (a key that does not match the certificate), leaving the old ones in use.
+   */
+  setTlsFiles(index: number, tls: TlsFiles): void {
+    const server = this.servers.find((s) => s.info.index === index)?.server;
+    if (!(server instanceof TlsServer)) return;
+    server.setSecureContext({ cert: tls.cert, key: tls.key });
   }
 
   /** Closes the servers of these listeners only (reload removed them). */

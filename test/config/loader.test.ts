@@ -171,6 +171,7 @@ describe('loadConfigFromString: a valid configuration', () => {
       firewall: _firewall,
       topology: _topology,
       admin: _admin,
+      alerts: _alerts,
       ...config
     } = load(FULL, {}, { env: { SIPWARDEN_SECRET: SECRET } });
     assert.deepEqual(config, {
