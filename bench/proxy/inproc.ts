@@ -9,21 +9,24 @@
  *
  *   npx tsc -p . && node dist/bench/proxy/inproc.js --baseline DIR [--calls 20000] [--rounds 10]
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
-const USAGE = `usage: node dist/bench/proxy/inproc.js --baseline DIR [--calls N] [--rounds N]
+const USAGE = `usage: node dist/bench/proxy/inproc.js (--baseline DIR | --with-admin) [--calls N] [--rounds N]
   --baseline DIR   a built checkout of another commit (npm ci && npx tsc -p . in it)
+  --with-admin     instead: this checkout with the admin listener on, an SSE client attached
+                   and /metrics scraped every 20 batches (both by curl), against this checkout without them
   --calls N        measured calls per round (default 20000, after 3000 to warm up)
   --rounds N       rounds, each a fresh process running both (default 10)`;
 
 const { values } = parseArgs({
   options: {
     baseline: { type: 'string' },
+    'with-admin': { type: 'boolean', default: false },
     calls: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '10' },
     worker: { type: 'string', multiple: true },
@@ -50,15 +53,20 @@ const BATCH = 500;
 async function parent(): Promise<void> {
   const calls = Number(values.calls);
   const rounds = Number(values.rounds);
-  if (values.help || values.baseline === undefined || !(calls > 0) || !(rounds > 0)) {
+  const admin = values['with-admin'] === true;
+  if (values.help || (values.baseline === undefined) === !admin || !(calls > 0) || !(rounds > 0)) {
     console.error(USAGE);
     process.exit(values.help ? 0 : 2);
   }
   const here = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-  const roots: Record<string, string> = { sipwarden: here, 'sipwarden-baseline': resolve(values.baseline) };
+  // `#admin`: the admin listener on, with clients; `#plain`: explicitly off (this checkout's schema).
+  const roots: Record<string, string> = admin
+    ? { sipwarden: `${here}#admin`, 'sipwarden-baseline': `${here}#plain` }
+    : { sipwarden: here, 'sipwarden-baseline': resolve(values.baseline!) };
   const us: Record<string, number[]> = { sipwarden: [], 'sipwarden-baseline': [] };
+  const label = admin ? { now: 'with admin', before: 'without' } : { now: 'sipwarden', before: 'baseline' };
   console.log(
-    `${calls} calls in-process per round, ${rounds} rounds; both checkouts in one process, alternating every ${BATCH} calls; baseline ${values.baseline}`,
+    `${calls} calls in-process per round, ${rounds} rounds; both in one process, alternating every ${BATCH} calls; ${admin ? 'with the admin listener and clients against without' : `baseline ${values.baseline}`}`,
   );
   for (let n = 0; n < rounds; n++) {
     // Which one starts alternates too.
@@ -69,7 +77,7 @@ async function parent(): Promise<void> {
     const figures = out.trim().split('\n').pop()!.split(' ').map(Number);
     for (const [k, name] of order.entries()) us[name]!.push(figures[k]!);
     console.log(
-      `  round ${n + 1}: sipwarden ${us.sipwarden!.at(-1)!.toFixed(2)} µs, baseline ${us['sipwarden-baseline']!.at(-1)!.toFixed(2)} µs CPU per call`,
+      `  round ${n + 1}: ${label.now} ${us.sipwarden!.at(-1)!.toFixed(2)} µs, ${label.before} ${us['sipwarden-baseline']!.at(-1)!.toFixed(2)} µs CPU per call`,
     );
   }
   const median = (xs: number[]) => {
@@ -80,13 +88,29 @@ async function parent(): Promise<void> {
   const before = median(us['sipwarden-baseline']!);
   // Rounds are paired (one process, interleaved batches): the median of their ratios.
   const ratio = median(us.sipwarden!.map((u, k) => u / us['sipwarden-baseline']![k]!));
-  console.log(`median µs CPU per call: sipwarden ${now.toFixed(2)}, baseline ${before.toFixed(2)}`);
-  console.log(`calls per CPU-second: sipwarden ${Math.round(1e6 / now)}, baseline ${Math.round(1e6 / before)}`);
-  console.log(`CPU per call, sipwarden / baseline (median of the rounds' ratios): x${ratio.toFixed(3)}`);
+  console.log(`median µs CPU per call: ${label.now} ${now.toFixed(2)}, ${label.before} ${before.toFixed(2)}`);
+  console.log(
+    `calls per CPU-second: ${label.now} ${Math.round(1e6 / now)}, ${label.before} ${Math.round(1e6 / before)}`,
+  );
+  console.log(`CPU per call, ${label.now} / ${label.before} (median of the rounds' ratios): x${ratio.toFixed(3)}`);
 }
 
-/** A sipwarden of `root` in this process, its transport replaced by the phone and the PBX. */
-async function startInProcess(root: string, port: number): Promise<{ call: CallDriver; stop: () => Promise<void> }> {
+interface InProcess {
+  call: CallDriver;
+  /** The server's counters (what was dropped, when a call did not complete). */
+  stats: () => unknown;
+  /** Work of the attached clients after a batch (a /metrics scrape now and then). */
+  afterBatch: (batch: number) => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+const run = promisify(execFile);
+
+/** A sipwarden of `spec` (a checkout, `#admin` or `#plain` appended) in this process, its transport replaced by the phone and the PBX. */
+async function startInProcess(spec: string, port: number): Promise<InProcess> {
+  const [root, mode] = spec.split('#') as [string, string | undefined];
+  const adminUrl = `http://127.0.0.1:${port + 5}`;
   const load = (p: string) => import(pathToFileURL(join(root, 'dist/src', p)).href);
   const { loadConfigFromString } = await load('config/index.js');
   const { Server } = await load('server.js');
@@ -96,6 +120,8 @@ async function startInProcess(root: string, port: number): Promise<{ call: CallD
     `listen: [udp://127.0.0.1:${port}]`,
     `upstreams: [{ name: pbx, targets: ["udp://${PBX.address}:${PBX.port}"], ping: false }]`,
     'guards: { flood: { max_messages: 10000000 } }',
+    ...(mode === 'admin' ? [`admin: { listen: "${adminUrl}", token: ${ADMIN_TOKEN} }`] : []),
+    ...(mode === 'plain' ? ['admin: { enabled: false }'] : []),
     '',
   ].join('\n');
   const config = loadConfigFromString(yaml, join(dir, 'bench.yaml'), {}, { cwd: dir, env: {} });
@@ -106,9 +132,22 @@ async function startInProcess(root: string, port: number): Promise<{ call: CallD
     call.received(dest, data);
     return true;
   };
+  // The clients are other processes, as a browser and Prometheus would be: only the server's
+  // side of their work is in this process's CPU.
+  const auth = `authorization: Bearer ${ADMIN_TOKEN}`;
+  const feed =
+    mode === 'admin'
+      ? spawn('curl', ['-sN', '-H', auth, `${adminUrl}/api/events/stream`], { stdio: ['ignore', 'ignore', 'ignore'] })
+      : undefined;
   return {
     call,
+    stats: () => server.stats(),
+    afterBatch: async (batch) => {
+      if (mode === 'admin' && batch % 20 === 0)
+        await run('curl', ['-sf', '-o', '/dev/null', '-H', auth, `${adminUrl}/metrics`]);
+    },
     stop: async () => {
+      feed?.kill();
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -128,6 +167,9 @@ async function worker(roots: string[], calls: number): Promise<void> {
     for (const [k, r] of runs.entries()) {
       const before = process.cpuUsage();
       for (let i = 0; i < BATCH; i++) r.call.run(WARMUP + done + i);
+      // The I/O a batch set off (SSE writes, a scrape) is counted in its window.
+      await r.afterBatch(done / BATCH);
+      await new Promise((next) => setImmediate(next));
       const u = process.cpuUsage(before);
       used[k]! += u.user + u.system;
     }
