@@ -13,8 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFromString } from '../../src/config/index.js';
 import { Server } from '../../src/server.js';
+import { waitFor } from '../helpers/process.js';
 import { declaredNames, type PromFamily, parsePrometheusText, sampleValue } from '../helpers/prometheus.js';
-import { options, sleep, UdpPeer } from '../helpers/udp.js';
+import { options, UdpPeer } from '../helpers/udp.js';
 
 const PROXY = '127.112.0.1';
 const PORT = 39500;
@@ -85,14 +86,6 @@ function callRequest(method: string, cseq: number, branch: string, toTag = ''): 
   ].join('\r\n');
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (check()) return;
-    await sleep(20);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 /** Every PromQL expression of the dashboard: panel targets (rows included) and variable queries. */
 function dashboardQueries(dashboard: {
   panels: { targets?: { expr: string }[]; panels?: unknown[] }[];
@@ -146,15 +139,15 @@ describe('metrics: the Grafana dashboard against a real sipwarden', () => {
 
     // A call: INVITE (180, 200), ACK, BYE (200); every message goes through sipwarden.
     await phone.send(callRequest('INVITE', 1, 'inv1'), PORT, PROXY);
-    await until(() => phone.matching('SIP/2.0 200 OK').length === 1, 'the 200 to the INVITE');
+    await waitFor(() => phone.matching('SIP/2.0 200 OK').length === 1, 'the 200 to the INVITE');
     await phone.send(callRequest('ACK', 1, 'ack1', ';tag=pbx'), PORT, PROXY);
     await phone.send(callRequest('BYE', 2, 'bye1', ';tag=pbx'), PORT, PROXY);
-    await until(() => phone.matching('SIP/2.0 200 OK').length === 2, 'the 200 to the BYE');
+    await waitFor(() => phone.matching('SIP/2.0 200 OK').length === 2, 'the 200 to the BYE');
     // A scanner: banned at its first request, held by the honeypot at its second.
     await scanner.send(options(SCANNER, SCANNER_PORT, 's1', ['User-Agent: friendly-scanner']), PORT, PROXY);
-    await until(() => server.bans.size === 1, 'the scanner ban');
+    await waitFor(() => server.bans.size === 1, 'the scanner ban');
     await scanner.send(options(SCANNER, SCANNER_PORT, 's2'), PORT, PROXY);
-    await until(() => scanner.received.length >= 1, "the honeypot's answer");
+    await waitFor(() => scanner.received.length >= 1, "the honeypot's answer");
     families = parsePrometheusText(await server.metrics.metrics());
   });
 
