@@ -120,12 +120,14 @@ export class MessageContext {
     readonly data: Buffer,
     /** Where it came from: transport, address, port, listener, connection. */
     readonly source: Peer,
-    /** Date.now() when it arrived, read once. */
+    /** Wall-clock milliseconds (the Date.now() scale) when it arrived, read once. */
     readonly time: number,
     /** True when it comes from the inside (a trusted address, an upstream target). */
     readonly inside: boolean,
     /** What routing knows about sipwarden and the inside. */
     readonly routing: RoutingView,
+    /** `performance.now()` when it arrived (the same read as `time`: `ArrivalClock`), for the forwarding latency. */
+    readonly arrival = 0,
   ) {}
 
   /** True once a hook or routing ended the message's way. */

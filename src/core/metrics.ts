@@ -8,7 +8,7 @@
  * registry is scraped (`observedCounter`): the hot path pays nothing for metrics. What the
  * event bus reports is counted here (`countEvents`).
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import type { EventBus } from './events.js';
 
 export type { Registry } from 'prom-client';
@@ -17,8 +17,15 @@ export type Labels = Readonly<Record<string, string | number>>;
 /** One sample read at scrape time: its label values and value. */
 export type Sample = readonly [Labels, number];
 
+/**
+ * A server's registry, with prom-client's default process and Node.js metrics under their
+ * standard names (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+ * `nodejs_eventloop_lag_seconds`, `nodejs_heap_size_used_bytes`, `nodejs_gc_duration_seconds`...).
+ */
 export function createRegistry(): Registry {
-  return new Registry();
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }
 
 /** A counter the caller increments. */
@@ -60,6 +67,62 @@ function refill<M extends { reset(): void }>(
     this.reset();
     for (const [labels, value] of samples(read)) put(this, labels, value);
   };
+}
+
+/** A histogram its owner keeps in plain counts, read at scrape time. */
+export interface HistogramCounts {
+  /** Upper bounds of the buckets, ascending. */
+  readonly bounds: readonly number[];
+  /** Observations per bucket, not cumulative; one more than `bounds`: the last is above every bound. */
+  readonly counts: ArrayLike<number>;
+  readonly sum: number;
+}
+
+/**
+ * A histogram (no labels) read at scrape time: `name_bucket{le}` (cumulative), `name_sum`,
+ * `name_count`, as prom-client's own Histogram writes them. prom-client's `observe` builds
+ * objects per call, too much for the message path; this keeps the owner's plain counts.
+ */
+export function observedHistogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => HistogramCounts | undefined,
+): void {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values: histogramValues(name, read) }),
+    reset() {},
+  };
+  // The registry reads name, type, get() and reset() of what it holds; a plain object carries them.
+  registry.registerMetric(metric as unknown as Metric);
+}
+
+function histogramValues(
+  name: string,
+  read: () => HistogramCounts | undefined,
+): { labels: Labels; value: number; metricName: string }[] {
+  let h: HistogramCounts | undefined;
+  try {
+    h = read();
+  } catch {
+    return [];
+  }
+  if (h === undefined) return [];
+  const values: { labels: Labels; value: number; metricName: string }[] = [];
+  let total = 0;
+  for (let i = 0; i < h.bounds.length; i++) {
+    total += h.counts[i] ?? 0;
+    values.push({ labels: { le: h.bounds[i]! }, value: total, metricName: `${name}_bucket` });
+  }
+  total += h.counts[h.bounds.length] ?? 0;
+  values.push({ labels: { le: '+Inf' }, value: total, metricName: `${name}_bucket` });
+  values.push({ labels: {}, value: h.sum, metricName: `${name}_sum` });
+  values.push({ labels: {}, value: total, metricName: `${name}_count` });
+  return values;
 }
 
 /** The samples of `read`, without those a counter cannot take (negative, not finite). */

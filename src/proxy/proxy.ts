@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { ArrivalClock } from '../core/clock.js';
 import { MessageContext, type RoutingView } from '../core/context.js';
 import { KeyedQueue } from '../core/keyed-queue.js';
 import { type Hook, type Pipeline, runDetached, runHooks } from '../core/module.js';
@@ -68,6 +69,7 @@ export class SipProxy {
   private readonly bySource: KeyedQueue;
   private readonly byCallId: KeyedQueue;
   private readonly routing: RoutingView;
+  private readonly clock = new ArrivalClock();
 
   constructor(
     private readonly transports: TransportManager,
@@ -131,7 +133,8 @@ export class SipProxy {
 
   /** Entry point for every message the transports read. */
   readonly onMessage = (data: Buffer, peer: Peer): void => {
-    const ctx = new MessageContext(data, peer, Date.now(), this.isInsideSource(peer), this.routing);
+    const time = this.clock.read();
+    const ctx = new MessageContext(data, peer, time, this.isInsideSource(peer), this.routing, this.clock.fine);
     if (ctx.inside || this.options.pipeline.stages.onSource.length === 0) this.parse(ctx);
     else this.bySource.run(peer.address, this.sourceStage, ctx);
   };
@@ -250,8 +253,8 @@ export class SipProxy {
 
   private readonly fromOutside = (ctx: MessageContext): Promise<void> | undefined => {
     if (this.answers.stopped(ctx)) return undefined;
-    this.stats.requestsReceived++; // counted once the modules let it in
     const msg = ctx.msg;
+    this.stats.received(msg); // counted once the modules let it in
     const pre = this.precheck(ctx, ctx.insideCallId ?? msg.callId);
     if (pre === undefined) return undefined;
     const w = new MessageWriter(msg);
@@ -297,10 +300,7 @@ export class SipProxy {
       t = target.spec;
     }
     const out = this.transports.pick(t.transport, t.family);
-    if (out === undefined) {
-      this.stats.count(this.stats.dropped, 'no-listener');
-      return;
-    }
+    if (out === undefined) return this.stats.drop('no-listener');
     const stamped = stampedClientVia(msg, peer, true);
     if (stamped !== undefined) w.replace(msg.viaAt, stamped);
     w.prepend('Via', ownVia(out, t.transport, ctx.branch, ctx.loopKey, peer) + ctx.viaParams);
@@ -309,17 +309,17 @@ export class SipProxy {
     if (ctx.recordRoutes) recordRoute(w, this.tokens, peer, arrived, out, true, undefined);
     if (msg.method === 'REGISTER') w.prepend('Path', `<sip:${this.tokens.encode(peer)}@${hostPort(out)};lr>`);
     if (t.transport !== 'udp') w.ensureContentLength();
-    this.stats.requestsForwarded++;
     this.transports.send(
       { transport: t.transport, address: t.address, port: t.port, family: t.family, listener: out.index, connId: 0 },
       w.toBuffer(),
     );
+    this.stats.forwarded(ctx);
   };
 
   private readonly fromInside = (ctx: MessageContext): Promise<void> | undefined => {
     if (this.answers.stopped(ctx)) return undefined;
-    this.stats.requestsReceived++;
     const msg = ctx.msg;
+    this.stats.received(msg);
     const pre = this.precheck(ctx, msg.callId);
     if (pre === undefined) return undefined;
     const w = new MessageWriter(msg);
@@ -353,10 +353,7 @@ export class SipProxy {
   ): Promise<void> | undefined {
     const { msg, source: peer } = ctx;
     const out = this.transports.pick(dest.transport, dest.family, dest.listener);
-    if (out === undefined) {
-      this.stats.count(this.stats.dropped, 'no-listener');
-      return undefined;
-    }
+    if (out === undefined) return this.stats.drop('no-listener');
     const stamped = stampedClientVia(msg, peer, false);
     if (stamped !== undefined) w.replace(msg.viaAt, stamped);
     ctx.topVia = stamped ?? msg.headerValueAt(msg.viaAt).trim();
@@ -384,8 +381,8 @@ export class SipProxy {
       recordRoute(w, this.tokens, dest, out, arrived, false, ctx.hiddenRecordRoute);
     }
     if (dest.transport !== 'udp') w.ensureContentLength();
-    this.stats.requestsForwarded++;
     this.transports.send(dest, w.toBuffer());
+    this.stats.forwarded(ctx);
   };
 
   // ---- responses -----------------------------------------------------------------------
@@ -398,14 +395,11 @@ export class SipProxy {
 
   private readonly routeResponse = (ctx: MessageContext): Promise<void> | undefined => {
     if (this.answers.stopped(ctx)) return undefined;
-    this.stats.responsesReceived++;
     const { msg, source: peer, inside } = ctx;
+    this.stats.received(msg);
     const top = msg.topVia;
     const branch = top.branch;
-    if (branch === undefined || !branch.startsWith(BRANCH_PREFIX)) {
-      this.stats.count(this.stats.dropped, 'not-our-via');
-      return undefined;
-    }
+    if (branch === undefined || !branch.startsWith(BRANCH_PREFIX)) return this.stats.drop('not-our-via');
     if (branch.startsWith(PING_PREFIX)) {
       // Only the pinged target answers pings: the outside cannot fake an upstream's health.
       if (inside) this.onPingResponse?.(branch, msg, peer);
@@ -414,29 +408,19 @@ export class SipProxy {
     }
     // A hook that unfolded the inside's Vias from sipwarden's (topology hiding) names the next one.
     const next = ctx.nextVia ?? msg.secondVia;
-    if (next === undefined) {
-      this.stats.count(this.stats.dropped, 'no-next-via');
-      return undefined;
-    }
+    if (next === undefined) return this.stats.drop('no-next-via');
     const dest = viaDestination(next, top);
-    if (dest === undefined) {
-      this.stats.count(this.stats.dropped, 'bad-via');
-      return undefined;
-    }
+    if (dest === undefined) return this.stats.drop('bad-via');
     // Only a branch sipwarden signed, for exactly this route, is routed: no response goes to
     // an address, port or connection that its sender chose.
     if (!this.signer.verify(branch, routeOf(top, dest))) {
-      this.stats.count(this.stats.dropped, 'forged-branch');
       this.log.debug({ event: 'forged-branch', source: peer.address, port: peer.port }, 'response not routed');
-      return undefined;
+      return this.stats.drop('forged-branch');
     }
     // A response from the outside goes to the inside only: a forged Via cannot make
     // sipwarden reflect traffic to a third party.
     const destInside = this.isInsideDestination(dest.transport, dest.address, dest.port);
-    if (!inside && !destInside) {
-      this.stats.count(this.stats.dropped, 'response-to-outside');
-      return undefined;
-    }
+    if (!inside && !destInside) return this.stats.drop('response-to-outside');
     const w = new MessageWriter(msg);
     removeOwnVia(msg, w, ctx.unfoldedVias);
     ctx.writer = w;
@@ -456,9 +440,10 @@ export class SipProxy {
     const destInside = ctx.destinationInside;
     const dest = ctx.destination!;
     if (dest.transport !== 'udp') w.ensureContentLength();
-    this.stats.responsesForwarded++;
     // Towards the outside over TCP/TLS, only the connection the request came on: sipwarden
     // never opens a connection to where a phone's Via points.
-    if (!this.transports.send(dest, w.toBuffer(), !destInside)) this.stats.count(this.stats.dropped, 'flow-gone');
+    const sent = this.transports.send(dest, w.toBuffer(), !destInside);
+    this.stats.forwarded(ctx);
+    if (!sent) this.stats.drop('flow-gone');
   };
 }

@@ -238,10 +238,29 @@ for (let k = 0; k < METHODS.length; k++) {
   METHOD_KEY[(m.length << 5) | (m.charCodeAt(0) & 0x1f)] = k + 1;
 }
 
+/** The methods `methodName` returns as shared constants, in `methodNumber` order. */
+export const KNOWN_METHODS: readonly string[] = METHODS;
+
 /** Whether `method` is one of the shared constants `methodName` returns. */
 export function isKnownMethod(method: string): boolean {
+  return methodNumber(method) !== METHODS.length;
+}
+
+/** The position of `method` in KNOWN_METHODS, or KNOWN_METHODS.length for any other (a bounded label). */
+export function methodNumber(method: string): number {
   const k = METHOD_KEY[((method.length & 31) << 5) | (method.charCodeAt(0) & 0x1f)]!;
-  return k !== 0 && METHODS[k - 1] === method;
+  return k !== 0 && METHODS[k - 1] === method ? k - 1 : METHODS.length;
+}
+
+/** `methodNumber` of the method name at buf[a, b), read on the octets (nothing decoded). */
+export function methodNumberAt(buf: Uint8Array, a: number, b: number): number {
+  const len = b - a;
+  if (len <= 0 || len >= 32) return METHODS.length;
+  const k = METHOD_KEY[(len << 5) | (buf[a]! & 0x1f)]!;
+  if (k === 0) return METHODS.length;
+  const m = METHODS[k - 1]!;
+  for (let i = 0; i < len; i++) if (buf[a + i] !== m.charCodeAt(i)) return METHODS.length;
+  return k - 1;
 }
 
 /**

@@ -1,7 +1,16 @@
 import { TOKEN_BYTE } from './chars.js';
 import { type AuthHeader, parseAuthHeader } from './digest.js';
 import { SipParseError } from './errors.js';
-import { CANONICAL_NAMES, H, headerIdOf, LIST_HEADERS, methodName } from './header-names.js';
+import {
+  CANONICAL_NAMES,
+  H,
+  headerIdOf,
+  KNOWN_METHODS,
+  LIST_HEADERS,
+  methodName,
+  methodNumber,
+  methodNumberAt,
+} from './header-names.js';
 import { type NameAddr, parseNameAddr } from './name-addr.js';
 import { plainNameAddr, plainUri, plainVia } from './plain.js';
 import { type CSeq, parseCSeq, parseDecimal, parseExpires, parseSipDate } from './scalars.js';
@@ -413,6 +422,22 @@ export class SipMessage {
       this._cseq ??= parseCSeq(this.headerValueAt(k));
     }
     return this._cseq;
+  }
+
+  /**
+   * `methodNumber` of the CSeq method (a response's request method), for counting: read on the
+   * octets without parsing or allocating, never throwing; a missing or unusual CSeq counts as
+   * another method.
+   */
+  get cseqMethodNumber(): number {
+    if (this._cseq !== undefined) return methodNumber(this._cseq.method);
+    const k = this.cseqAt;
+    if (k === -1 || !this.isPlain(k)) return KNOWN_METHODS.length;
+    const a = this.valueStart(k);
+    const b = this.valueEnd(k);
+    let i = b;
+    while (i > a && TOKEN_BYTE[this.buf[i - 1]!] === 1) i--;
+    return methodNumberAt(this.buf, i, b);
   }
 
   /** Max-Forwards, or undefined when absent (allowed in responses only). */
