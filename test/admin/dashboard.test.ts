@@ -2,9 +2,12 @@
  * The dashboard in a real headless Chromium against a running sipwarden: login, a flood that
  * shows in the live feed and the charts, an unban from the page that lets the source's next
  * message through, attacker text that stays text, the page's own assets within its CSP, and
- * the screenshots in docs/.
+ * the screenshots (written to docs/ with UPDATE_SCREENSHOTS=1, else to a temporary directory, so
+ * that a test run leaves the checkout as it was).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -235,7 +238,9 @@ describe('dashboard in Chromium', { timeout: 120_000 }, () => {
     assert.deepEqual(assetFailures, []);
 
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(PROJECT_ROOT, 'docs/dashboard-desktop.png') });
+    const desktop = screenshot('dashboard-desktop.png');
+    await page.screenshot({ path: desktop });
+    assert.ok(statSync(desktop).size > 10_000, 'a desktop screenshot with content');
     await phoneScreenshot();
     await context.close();
     flooder.close();
@@ -261,7 +266,14 @@ describe('dashboard in Chromium', { timeout: 120_000 }, () => {
     assert.ok(width <= 390, `no sideways scrolling on a phone (page is ${width} px wide)`);
     assert.deepEqual(watch.cspViolations, []);
     assert.deepEqual(watch.dialogs, []);
-    await page.screenshot({ path: join(PROJECT_ROOT, 'docs/dashboard-phone.png') });
+    await page.screenshot({ path: screenshot('dashboard-phone.png') });
     await context.close();
   }
 });
+
+/** Where a screenshot goes: docs/ when asked to refresh them, else a temporary directory. */
+function screenshot(name: string): string {
+  shots ??= process.env.UPDATE_SCREENSHOTS === '1' ? join(PROJECT_ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'sipwarden-shots-'));
+  return join(shots, name);
+}
+let shots: string | undefined;
