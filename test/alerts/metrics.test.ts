@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Alerts } from '../../src/alerts/alerts.js';
-import type { WebhookConfig } from '../../src/alerts/config.js';
 import { observeAlerts } from '../../src/alerts/metrics.js';
-import { EventBus, type SipwardenEvent } from '../../src/core/events.js';
+import { EventBus } from '../../src/core/events.js';
 import { createRegistry } from '../../src/core/metrics.js';
 import { waitFor } from '../helpers/process.js';
 import { ban, Receiver, silent, webhook } from './helpers.js';
