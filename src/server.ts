@@ -9,6 +9,7 @@ import type { RegisterUi } from './admin/app.js';
 import type { AdminContext } from './admin/context.js';
 import { AdminListener } from './admin/listener.js';
 import { Alerts } from './alerts/alerts.js';
+import { observeAlerts } from './alerts/metrics.js';
 import { DialogMembership } from './auth/dialog-membership.js';
 import type { AuthDeps } from './auth/guard.js';
 import { countAuthOutcomes } from './auth/metrics.js';
@@ -151,6 +152,7 @@ export class Server {
     observeTransports(registry, this.transports);
     observeHoneypot(registry, () => this.honeypot);
     observeFirewallSync(registry, () => this.firewall?.stats());
+    observeAlerts(registry, () => this.alerts);
   }
 
   /** Binds every listener and starts forwarding; rejects with a message naming the cause. */

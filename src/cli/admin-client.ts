@@ -7,15 +7,24 @@
 import { DEFAULT_ADMIN_URL, parseAdminListen } from '../admin/config.js';
 import { readAdminToken } from '../admin/token.js';
 import { DEFAULT_DATA_DIR, loadConfig } from '../config/index.js';
+import { sanitize } from '../log/sanitize.js';
 import { UsageError } from './common.js';
 
 export const TOKEN_ENV = 'SIPWARDEN_ADMIN_TOKEN';
 /** How long the CLI waits for the admin API. */
 const TIMEOUT_MS = 3000;
 
+/** Where the token came from: the operator (`option`, `environment`) or the installation. */
+export type TokenSource = 'option' | 'environment' | 'configuration' | 'data-dir';
+
 export interface AdminTarget {
   readonly url: string;
   readonly token: string | undefined;
+  readonly tokenSource: TokenSource | undefined;
+  /** True when `--url` named the instance (not the configuration or the default). */
+  readonly urlGiven: boolean;
+  /** `admin.enabled` of the configuration (true without one). */
+  readonly enabled: boolean;
 }
 
 /** The admin API to ask, from the command line, the environment and the configuration. */
@@ -23,22 +32,38 @@ export function adminTarget(values: { url?: string; token?: string; config?: str
   let url = values.url;
   let dataDir = DEFAULT_DATA_DIR;
   let configured: string | undefined;
+  let enabled = true;
   if (values.config !== undefined) {
     const c = loadConfig({ file: values.config });
     dataDir = c.dataDir;
     url ??= c.admin.listen.url;
     configured = c.admin.token;
+    enabled = c.admin.enabled;
   }
   try {
     url = parseAdminListen(url ?? DEFAULT_ADMIN_URL).url;
   } catch (err) {
     throw new UsageError(`--url: ${(err as Error).message}`);
   }
-  const token = values.token ?? process.env[TOKEN_ENV] ?? configured ?? readAdminToken(dataDir);
-  return { url, token };
+  const sources: [TokenSource, string | undefined][] = [
+    ['option', values.token],
+    ['environment', process.env[TOKEN_ENV]],
+    ['configuration', configured],
+    ['data-dir', readAdminToken(dataDir)],
+  ];
+  const [tokenSource, token] = sources.find(([, t]) => t !== undefined) ?? [undefined, undefined];
+  return { url, token, tokenSource, urlGiven: values.url !== undefined, enabled };
 }
 
-export class AdminApiError extends Error {}
+export class AdminApiError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status of the answer, when there was one. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Calls the admin API; resolves with the JSON answer, or undefined when nothing answers at
@@ -74,9 +99,14 @@ export async function callAdmin(
   if (res.status === 401) {
     throw new AdminApiError(
       `${target.url}: the token was refused (give --token, set ${TOKEN_ENV}, or run where the data directory is)`,
+      401,
     );
   }
-  if (res.status === 429) throw new AdminApiError(`${target.url}: too many failed attempts from here; wait a minute`);
-  if (res.status >= 500) throw new AdminApiError(`${target.url}: ${String(parsed.error ?? res.status)}`);
+  if (res.status === 429) {
+    throw new AdminApiError(`${target.url}: too many failed attempts from here; wait a minute`, 429);
+  }
+  if (res.status >= 500) {
+    throw new AdminApiError(`${target.url}: ${sanitize(String(parsed.error ?? res.status), 200)}`, res.status);
+  }
   return { status: res.status, body: parsed };
 }

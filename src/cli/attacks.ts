@@ -1,21 +1,26 @@
 /**
- * `sipwarden attacks`: what sources in the honeypot tried (the attack records). Reads the
- * records file while sipwarden runs; it writes new observations within a second.
+ * `sipwarden attacks`: what sources in the honeypot tried (the attack records). From the
+ * running sipwarden's admin API when one answers (`instance.ts` says which), else from the
+ * records file, which a running sipwarden writes new observations to within a second.
  */
 import { resolve } from 'node:path';
 import { DEFAULT_DATA_DIR, loadConfig } from '../config/index.js';
 import { recordJson, recordsCsv, recordsJson } from '../honeypot/export.js';
 import { attacksFile } from '../honeypot/open.js';
 import type { AttackRecord } from '../honeypot/records.js';
-import { ATTACKS_FILE, SqliteAttackStore } from '../honeypot/records-sqlite.js';
+import { ATTACKS_FILE } from '../honeypot/records-sqlite.js';
 import { sanitize } from '../log/sanitize.js';
 import { normalizeIp } from '../net/cidr.js';
+import { type AttackBook, fileAttackBook, onlineAttackBook } from './attack-books.js';
 import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
+import { reachInstance } from './instance.js';
 
-export const ATTACKS_USAGE = `Usage: sipwarden attacks <command> [--config FILE | --db FILE] [options]
+export const ATTACKS_USAGE = `Usage: sipwarden attacks <command> [--config FILE] [--url URL] [--token TOKEN] [options]
+       sipwarden attacks <command> --db FILE [options]
 
 Shows what sources sent to the honeypot tried: User-Agents, methods, usernames and
-numbers dialled, one record per source address.
+numbers dialled, one record per source address. From the running sipwarden through its
+admin API; when none answers (and --url was not given), from the records file.
 
 Commands:
   list [--json]                   every record, most recently seen first
@@ -23,14 +28,21 @@ Commands:
   export --format json|csv        every record, for other tools
 
 Options:
-  --config FILE   use the records of this configuration (attacks.db next to store.file)
-  --db FILE       use this records file (default: ./data/${ATTACKS_FILE})
+  --config FILE   the sipwarden of this configuration: its admin API (admin.listen, the
+                  token in data_dir) or its records (attacks.db next to store.file)
+  --url URL       the admin API (default: admin.listen of --config, else
+                  http://127.0.0.1:5080); no falling back to a file
+  --token TOKEN   the admin token (default: $SIPWARDEN_ADMIN_TOKEN, else admin.token of
+                  --config, else <data_dir>/admin-token)
+  --db FILE       this records file, never the admin API (default when no sipwarden
+                  answers: ./data/${ATTACKS_FILE})
   --json          'list' as JSON
   --format F      'export' format: json or csv (default json)
 
-Exit status: 0 done, 1 not found or failed, 2 usage error.`;
+Exit status: 0 done, 1 not found, failed or the token refused, 2 usage error.`;
 
-function file(config: string | undefined, db: string | undefined): string {
+/** The records file, or why there is none (records that live only inside the running sipwarden). */
+function file(config: string | undefined, db: string | undefined): string | Error {
   if (config !== undefined && db !== undefined) throw new UsageError('give --config or --db, not both');
   if (db !== undefined) {
     if (db === '') throw new UsageError('--db needs a file name');
@@ -39,7 +51,7 @@ function file(config: string | undefined, db: string | undefined): string {
   if (config === undefined) return resolve(DEFAULT_DATA_DIR, ATTACKS_FILE);
   const c = loadConfig({ file: config });
   if (c.store.type !== 'sqlite') {
-    throw new Error(`${config}: store.type is ${c.store.type}: attack records live only inside the running sipwarden`);
+    return new Error(`${config}: store.type is ${c.store.type}: attack records live only inside the running sipwarden`);
   }
   return attacksFile(c);
 }
@@ -89,12 +101,12 @@ function showText(r: AttackRecord): string {
   ].join('\n');
 }
 
-/** Runs `sipwarden attacks ...`; returns the exit code. */
-export function attacksCommand(
+/** Runs `sipwarden attacks ...`; resolves with the exit code. */
+export async function attacksCommand(
   argv: string[],
   out: (text: string) => void,
   err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-): number {
+): Promise<number> {
   const parsed = parseCommandLine('attacks', argv, ATTACKS_USAGE, OPTIONS, out, err);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
@@ -123,10 +135,14 @@ export function attacksCommand(
       }
     }
     const path = file(values.config, values.db);
-    const store = new SqliteAttackStore(path, { maxRecords: Number.MAX_SAFE_INTEGER, create: false });
+    const instance = await reachInstance(values);
+    let book: AttackBook;
+    if (instance !== undefined) book = onlineAttackBook(instance);
+    else if (path instanceof Error) throw path;
+    else book = fileAttackBook(path);
     try {
       if (command === 'show') {
-        const r = store.get(address!);
+        const r = await book.get(address!);
         if (r === undefined) {
           err(`sipwarden attacks: no record of ${address}`);
           return FAILED;
@@ -134,13 +150,13 @@ export function attacksCommand(
         out(showText(r));
         return OK;
       }
-      const records = store.list();
+      const records = await book.list();
       if (command === 'export') out(format === 'csv' ? recordsCsv(records) : recordsJson(records));
       else if (values.json === true) out(JSON.stringify(records.map(recordJson), null, 2));
       else out(records.length === 0 ? 'no attack records' : listTable(records));
       return OK;
     } finally {
-      store.close();
+      book.close();
     }
   } catch (e) {
     return reportFailure('attacks', e, err);
@@ -150,6 +166,8 @@ export function attacksCommand(
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
   db: { type: 'string' },
+  url: { type: 'string' },
+  token: { type: 'string' },
   json: { type: 'boolean' },
   format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },

@@ -1,6 +1,7 @@
 /**
- * `sipwarden bans`: list and edit the bans in the ban database. It works on the file while
- * sipwarden runs: the running instance sees the change within a second (it polls the file).
+ * `sipwarden bans`: list and edit the bans. Through the running sipwarden's admin API when one
+ * answers (`instance.ts` says which), else on the ban database file: a running instance on
+ * the same file sees the change within a second (it polls the file).
  */
 import { resolve } from 'node:path';
 import { formatDuration } from '../config/duration.js';
@@ -10,16 +11,19 @@ import { sanitize } from '../log/sanitize.js';
 import { parseCidr } from '../net/cidr.js';
 import { DEFAULT_STORE_FILE } from '../store/config.js';
 import { ADMIN_GUARD, cleanReason } from '../store/reason.js';
-import { SqliteBanStore } from '../store/sqlite.js';
 import type { Ban } from '../store/types.js';
+import { type BanBook, fileBanBook, onlineBanBook } from './ban-books.js';
 import { FAILED, OK, parseCommandLine, reportFailure, UsageError } from './common.js';
+import { reachInstance } from './instance.js';
 
 export { ADMIN_GUARD, cleanReason, MAX_REASON_LENGTH } from '../store/reason.js';
 
-export const BANS_USAGE = `Usage: sipwarden bans <command> [--config FILE | --db FILE] [options]
+export const BANS_USAGE = `Usage: sipwarden bans <command> [--config FILE] [--url URL] [--token TOKEN] [options]
+       sipwarden bans <command> --db FILE [options]
 
-Lists and edits the bans in the ban database. A running sipwarden on the same file
-sees every change within a second.
+Lists and edits the bans of the running sipwarden through its admin API; when none
+answers (and --url was not given), the bans in the ban database file, which a running
+sipwarden on the same file sees within a second.
 
 Commands:
   list [--json]                          bans in force, soonest expiry first
@@ -31,14 +35,20 @@ Commands:
   flush                                  lift every ban
 
 Options:
-  --config FILE   use the ban database of this configuration (store.file in data_dir)
-  --db FILE       use this ban database file (default: ./data/sipwarden.db)
+  --config FILE   the sipwarden of this configuration: its admin API (admin.listen, the
+                  token in data_dir) or its ban database (store.file in data_dir)
+  --url URL       the admin API (default: admin.listen of --config, else
+                  http://127.0.0.1:5080); no falling back to a file
+  --token TOKEN   the admin token (default: $SIPWARDEN_ADMIN_TOKEN, else admin.token of
+                  --config, else <data_dir>/admin-token)
+  --db FILE       this ban database file, never the admin API (default when no
+                  sipwarden answers: ./data/sipwarden.db)
   --for TIME      length of the ban: 90s, 30m, 12h, 7d (default: guards.bans.default_duration
                   of the configuration, else 1h; at most 365d)
   --reason TEXT   why, shown by 'list' (default: "banned by an operator")
   --json          'list' as JSON
 
-Exit status: 0 done, 1 not found or failed, 2 usage error.`;
+Exit status: 0 done, 1 not found, failed or the token refused, 2 usage error.`;
 
 /** Longest ban the CLI adds. */
 export const MAX_CLI_BAN_MS = 365 * 86_400_000;
@@ -106,7 +116,8 @@ function listJson(bans: Ban[], now: number): string {
 }
 
 interface Database {
-  path: string;
+  /** The file, or why there is none (a store that lives only inside the running sipwarden). */
+  path: string | Error;
   maxBans: number;
   defaultDuration: number;
 }
@@ -127,10 +138,11 @@ function database(config: string | undefined, db: string | undefined): Database 
     };
   }
   const c = loadConfig({ file: config });
-  if (c.store.type !== 'sqlite') {
-    throw new Error(`${config}: store.type is ${c.store.type}: bans live only inside the running sipwarden`);
-  }
-  return { path: c.store.path, maxBans: c.guards.bans.maxBans, defaultDuration: c.guards.bans.defaultDuration };
+  const path =
+    c.store.type === 'sqlite'
+      ? c.store.path
+      : new Error(`${config}: store.type is ${c.store.type}: bans live only inside the running sipwarden`);
+  return { path, maxBans: c.guards.bans.maxBans, defaultDuration: c.guards.bans.defaultDuration };
 }
 
 function canonicalTarget(text: string | undefined, command: string): string {
@@ -161,12 +173,12 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
 };
 const COMMAND_ARGS: Record<string, number> = { list: 0, add: 1, remove: 1, flush: 0 };
 
-/** Runs `sipwarden bans ...`; returns the exit code. */
-export function bansCommand(
+/** Runs `sipwarden bans ...`; resolves with the exit code. */
+export async function bansCommand(
   argv: string[],
   out: (line: string) => void,
   err: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-): number {
+): Promise<number> {
   const parsed = parseCommandLine('bans', argv, BANS_USAGE, OPTIONS, out, err);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
@@ -188,7 +200,17 @@ export function bansCommand(
     const reason = values.reason === undefined ? DEFAULT_REASON : cleanReason(values.reason);
     if (command === 'add' && reason === '')
       throw new UsageError('--reason is empty once control characters are removed');
-    return run(command, target, { db, length, reason, json: values.json === true }, out, err);
+    const instance = await reachInstance(values);
+    let book: BanBook;
+    if (instance !== undefined) book = onlineBanBook(instance);
+    else if (db.path instanceof Error) throw db.path;
+    // Only 'add' creates the file; the others need one to be there.
+    else book = fileBanBook(db.path, db.maxBans, command === 'add');
+    try {
+      return await run(command, target, book, { length, reason, json: values.json === true }, out, err);
+    } finally {
+      book.close();
+    }
   } catch (e) {
     return reportFailure('bans', e, err);
   }
@@ -197,6 +219,8 @@ export function bansCommand(
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
   db: { type: 'string' },
+  url: { type: 'string' },
+  token: { type: 'string' },
   for: { type: 'string' },
   reason: { type: 'string' },
   json: { type: 'boolean' },
@@ -204,76 +228,66 @@ const OPTIONS = {
 } as const;
 
 interface RunOptions {
-  db: Database;
   length: number;
   reason: string;
   json: boolean;
 }
 
-function run(
+async function run(
   command: string,
   target: string | undefined,
+  book: BanBook,
   opts: RunOptions,
   out: (line: string) => void,
   err: (line: string) => void,
-): number {
-  // Only 'add' creates the file; the others need one to be there.
-  const store = new SqliteBanStore(opts.db.path, {
-    maxBans: opts.db.maxBans,
-    pollInterval: 0,
-    busyTimeout: 5000,
-    create: command === 'add',
-  });
-  try {
-    const now = Date.now();
-    switch (command) {
-      case 'list': {
-        const bans = store.list(now);
-        if (opts.json) out(listJson(bans, now));
-        else out(bans.length === 0 ? 'no bans' : listTable(bans, now));
-        return OK;
-      }
-      case 'add': {
-        const requested: Ban = {
-          target: target!,
-          guard: ADMIN_GUARD,
-          reason: opts.reason,
-          created: now,
-          expires: now + opts.length,
-        };
-        store.add(requested);
-        const held = store.list(now).find((b) => b.target === target);
-        if (held === undefined) {
-          err(`sipwarden bans: the ban of ${target} was not kept`);
-          return FAILED;
-        }
-        if (held.expires > requested.expires) {
-          out(
-            `${target} stays banned until ${isoTime(held.expires)} (${formatRemaining(held.expires - now)} left, ` +
-              `longer than ${formatDuration(opts.length)}) by ${sanitize(held.guard, 32)}: ${sanitize(held.reason, 80)}`,
-          );
-        } else {
-          out(`banned ${target} until ${isoTime(held.expires)} (${formatDuration(opts.length)})`);
-        }
-        return OK;
-      }
-      case 'remove': {
-        if (store.remove(target!)) {
-          out(`lifted the ban of ${target}`);
-          return OK;
-        }
-        const covering = target!.includes('/') ? undefined : store.find(target!, now);
-        const hint = covering === undefined ? '' : ` (it is inside the ban of ${covering.target})`;
-        err(`sipwarden bans: no ban of ${target}${hint}`);
+): Promise<number> {
+  const now = Date.now();
+  switch (command) {
+    case 'list': {
+      const bans = await book.list(now);
+      if (opts.json) out(listJson(bans, now));
+      else out(bans.length === 0 ? 'no bans' : listTable(bans, now));
+      return OK;
+    }
+    case 'add': {
+      const requested: Ban = {
+        target: target!,
+        guard: ADMIN_GUARD,
+        reason: opts.reason,
+        created: now,
+        expires: now + opts.length,
+      };
+      const held = await book.add(requested);
+      if (held === undefined) {
+        err(`sipwarden bans: the ban of ${target} was not kept`);
         return FAILED;
       }
-      default: {
-        const count = store.flush();
-        out(`lifted ${count} ban${count === 1 ? '' : 's'}`);
+      // The ban just made lasts exactly the length asked for (a running instance dates it by
+      // its own clock); one that lasts longer was there before and is kept.
+      if (held.expires - held.created > opts.length) {
+        out(
+          `${target} stays banned until ${isoTime(held.expires)} (${formatRemaining(held.expires - now)} left, ` +
+            `longer than ${formatDuration(opts.length)}) by ${sanitize(held.guard, 32)}: ${sanitize(held.reason, 80)}`,
+        );
+      } else {
+        out(`banned ${target} until ${isoTime(held.expires)} (${formatDuration(opts.length)})`);
+      }
+      return OK;
+    }
+    case 'remove': {
+      if (await book.remove(target!)) {
+        out(`lifted the ban of ${target}`);
         return OK;
       }
+      const covering = target!.includes('/') ? undefined : await book.covering(target!, now);
+      const hint = covering === undefined ? '' : ` (it is inside the ban of ${covering.target})`;
+      err(`sipwarden bans: no ban of ${target}${hint}`);
+      return FAILED;
     }
-  } finally {
-    store.close();
+    default: {
+      const count = await book.flush();
+      out(`lifted ${count} ban${count === 1 ? '' : 's'}`);
+      return OK;
+    }
   }
 }

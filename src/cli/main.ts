@@ -17,7 +17,7 @@ Commands:
   status                  summary of a running sipwarden (its admin API)
   check-config FILE       check a configuration file as 'run' would, bind nothing
   check-message FILE...   parse raw SIP messages and print what sipwarden sees
-  bans COMMAND            list, add, remove or flush bans (also while sipwarden runs)
+  bans COMMAND            list, add, remove or flush bans (of the running sipwarden, else the file)
   users COMMAND           add, remove or list edge-auth users (also while sipwarden runs)
   attacks COMMAND         list, show or export what sources in the honeypot tried
   firewall BACKEND        print a host firewall ruleset (BACKEND: nftables or iptables)

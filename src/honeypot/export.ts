@@ -1,4 +1,5 @@
 /** Attack records as JSON and CSV (for `sipwarden attacks export`). */
+import { isIP } from 'node:net';
 import type { AttackRecord } from './records.js';
 
 export function recordJson(r: AttackRecord): Record<string, unknown> {
@@ -8,6 +9,42 @@ export function recordJson(r: AttackRecord): Record<string, unknown> {
     lastSeen: new Date(r.lastSeen).toISOString(),
     requests: r.requests,
     methods: r.methods,
+    userAgents: r.userAgents,
+    usernames: r.usernames,
+    numbers: r.numbers,
+    reasons: r.reasons,
+  };
+}
+
+/** A record as `recordJson` wrote it, back; undefined when it is not one. */
+export function recordFromJson(json: unknown): AttackRecord | undefined {
+  const r = (json ?? {}) as Record<string, unknown>;
+  const firstSeen = typeof r.firstSeen === 'string' ? Date.parse(r.firstSeen) : Number.NaN;
+  const lastSeen = typeof r.lastSeen === 'string' ? Date.parse(r.lastSeen) : Number.NaN;
+  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  const methods = r.methods;
+  if (
+    typeof r.address !== 'string' ||
+    isIP(r.address) === 0 ||
+    !Number.isFinite(firstSeen) ||
+    !Number.isFinite(lastSeen) ||
+    typeof r.requests !== 'number' ||
+    typeof methods !== 'object' ||
+    methods === null ||
+    !Object.values(methods).every((n) => typeof n === 'number') ||
+    !strings(r.userAgents) ||
+    !strings(r.usernames) ||
+    !strings(r.numbers) ||
+    !strings(r.reasons)
+  ) {
+    return undefined;
+  }
+  return {
+    address: r.address,
+    firstSeen,
+    lastSeen,
+    requests: r.requests,
+    methods: methods as Record<string, number>,
     userAgents: r.userAgents,
     usernames: r.usernames,
     numbers: r.numbers,

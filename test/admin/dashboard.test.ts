@@ -273,7 +273,10 @@ describe('dashboard in Chromium', { timeout: 120_000 }, () => {
 
 /** Where a screenshot goes: docs/ when asked to refresh them, else a temporary directory. */
 function screenshot(name: string): string {
-  shots ??= process.env.UPDATE_SCREENSHOTS === '1' ? join(PROJECT_ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'sipwarden-shots-'));
+  shots ??=
+    process.env.UPDATE_SCREENSHOTS === '1'
+      ? join(PROJECT_ROOT, 'docs')
+      : mkdtempSync(join(tmpdir(), 'sipwarden-shots-'));
   return join(shots, name);
 }
 let shots: string | undefined;

@@ -1,4 +1,41 @@
 import { createServer, type Server } from 'node:http';
+import type { WebhookConfig } from '../../src/alerts/config.js';
+import type { SipwardenEvent } from '../../src/core/events.js';
+
+/** A logger that says nothing. */
+export const silent = { debug: () => {}, warn: () => {} };
+
+/** A webhook's configuration: every event, no rate limit, quick retries. */
+export function webhook(url: string, over: Partial<WebhookConfig> = {}): WebhookConfig {
+  return {
+    url,
+    format: 'json',
+    events: ['ban', 'alert', 'upstream-down', 'upstream-up'],
+    minInterval: 0,
+    maxQueue: 100,
+    timeout: 1_000,
+    retries: 5,
+    retryDelay: 100,
+    ...over,
+  };
+}
+
+/** A scanner ban of `address`. */
+export function ban(address: string, detail = ''): SipwardenEvent {
+  const time = Date.now();
+  return {
+    kind: 'ban',
+    origin: 'guard',
+    action: 'ban',
+    time,
+    source: { transport: 'udp', address, port: 5060, family: 4 },
+    guard: 'scanner',
+    rule: 'user-agent',
+    monitor: false,
+    detail,
+    ban: { target: address, until: time + 300_000, reason: 'scanner' },
+  };
+}
 
 export interface Received {
   /** Epoch ms of arrival. */

@@ -6,51 +6,20 @@ import { renderBody, toAlert } from '../../src/alerts/format.js';
 import { ConfigError, loadConfigFromString } from '../../src/config/index.js';
 import { EventBus, type SipwardenEvent } from '../../src/core/events.js';
 import { waitFor } from '../helpers/process.js';
-import { Receiver } from './helpers.js';
+import { ban, Receiver, silent, webhook } from './helpers.js';
 
 /** Webhook delivery in-process: an event bus, the alerts, a local HTTP receiver on 127.114.0.2. */
 
 const HOST = '127.114.0.2';
-const silent = { debug: () => {}, warn: () => {} };
 const running: Alerts[] = [];
 after(() => {
   for (const a of running) a.close();
 });
 
-function webhook(url: string, over: Partial<WebhookConfig> = {}): WebhookConfig {
-  return {
-    url,
-    format: 'json',
-    events: ['ban', 'alert', 'upstream-down', 'upstream-up'],
-    minInterval: 0,
-    maxQueue: 100,
-    timeout: 1_000,
-    retries: 5,
-    retryDelay: 100,
-    ...over,
-  };
-}
-
 function start(...hooks: WebhookConfig[]): EventBus {
   const bus = new EventBus();
   running.push(new Alerts(bus, { webhooks: hooks }, silent));
   return bus;
-}
-
-function ban(address: string, detail = ''): SipwardenEvent {
-  const time = Date.now();
-  return {
-    kind: 'ban',
-    origin: 'guard',
-    action: 'ban',
-    time,
-    source: { transport: 'udp', address, port: 5060, family: 4 },
-    guard: 'scanner',
-    rule: 'user-agent',
-    monitor: false,
-    detail,
-    ban: { target: address, until: time + 300_000, reason: 'scanner' },
-  };
 }
 
 describe('alerts: webhook formats', () => {
