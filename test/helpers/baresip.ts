@@ -67,18 +67,29 @@ export class Baresip {
     socket.on('error', () => {});
   }
 
-  /** Writes the configuration, starts baresip and connects to its ctrl_tcp port. */
+  /**
+   * Writes the configuration, starts baresip and connects to its ctrl_tcp port. A start that
+   * finds its SIP port taken (a connection of an earlier phone on this address still in
+   * TIME_WAIT, or an ephemeral port the kernel lent out) is tried again, a few times.
+   */
   static async start(o: BaresipOptions): Promise<Baresip> {
     const dir = mkdtempSync(join(tmpdir(), 'sipwarden-baresip-'));
     writeFileSync(join(dir, 'config'), config(o));
     // The account is added over ctrl_tcp once connected, so its first REGISTER_OK is seen.
     writeFileSync(join(dir, 'accounts'), '');
-    const run = start('baresip', ['-f', dir]);
-    await waitFor(
-      () => run.output().includes('baresip is ready') || run.proc.exitCode !== null,
-      `baresip ${o.aor} to start`,
-    );
-    if (run.proc.exitCode !== null) throw new Error(`baresip exited early:\n${run.output()}`);
+    let run = start('baresip', ['-f', dir]);
+    for (let attempt = 1; ; attempt++) {
+      await waitFor(
+        () => run.output().includes('baresip is ready') || run.proc.exitCode !== null,
+        `baresip ${o.aor} to start`,
+      );
+      if (run.proc.exitCode === null) break;
+      if (attempt === 5 || !run.output().includes('Address already in use')) {
+        throw new Error(`baresip exited early:\n${run.output()}`);
+      }
+      await new Promise((next) => setTimeout(next, 1000 * attempt));
+      run = start('baresip', ['-f', dir]);
+    }
     const socket = connect({ host: o.ip, port: o.ctrlPort });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
