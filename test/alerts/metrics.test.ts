@@ -39,6 +39,8 @@ describe('alerts metrics', () => {
       observeAlerts(registry, () => alerts);
       for (let i = 1; i <= 3; i++) bus.emit(ban(`192.0.2.${i}`));
       await waitFor(() => ok.posts.length === 3 && refusing.posts.length === 1, 'the posts');
+      // The receiver has a post before its sender has the answer: wait for the sender's count too.
+      await waitFor(() => alerts.stats()[0]!.sent === 3, 'the posts counted');
       await waitFor(() => alerts.stats()[1]!.failed === 1, 'the refusal counted');
       const text = await registry.metrics();
       const value = (name: string, port: number) => {

@@ -26,7 +26,10 @@ export async function startSipwarden(
   // Reusing a directory restarts "the same installation": same data_dir, same ban file.
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sipwarden-test-'));
   const configFile = join(dir, 'sipwarden.yaml');
-  writeFileSync(configFile, `data_dir: ${dir}/data\n${yaml}`);
+  // The admin listener only where a test asks for it: every instance would otherwise race for
+  // 127.0.0.1:5080, and its start-up work would weigh on timing-sensitive tests.
+  const admin = /^admin:/m.test(yaml) ? '' : 'admin: { enabled: false }\n';
+  writeFileSync(configFile, `data_dir: ${dir}/data\n${admin}${yaml}`);
   const [cmd, ...before] = [...(opts.prefix ?? []), process.execPath];
   const run = start(cmd!, [
     ...before,
