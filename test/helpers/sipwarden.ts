@@ -29,7 +29,8 @@ export async function startSipwarden(
   // The admin listener only where a test asks for it: every instance would otherwise race for
   // 127.0.0.1:5080, and its start-up work would weigh on timing-sensitive tests.
   const admin = /^admin:/m.test(yaml) ? '' : 'admin: { enabled: false }\n';
-  writeFileSync(configFile, `data_dir: ${dir}/data\n${admin}${yaml}`);
+  // Written last, so that the line numbers of the test's own configuration stay as they were.
+  writeFileSync(configFile, `data_dir: ${dir}/data\n${yaml}${yaml.endsWith('\n') ? '' : '\n'}${admin}`);
   const [cmd, ...before] = [...(opts.prefix ?? []), process.execPath];
   const run = start(cmd!, [
     ...before,
