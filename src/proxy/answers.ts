@@ -5,6 +5,7 @@
  */
 import type { MessageContext, ReplyBudget } from '../core/context.js';
 import { answerOf, type BlockingVerdict, type ReplySpec } from '../core/verdict.js';
+import { sanitize } from '../log/sanitize.js';
 import type { EventLogger } from '../log/types.js';
 import type { Peer } from '../net/peer.js';
 import { RateLimit } from '../net/rate-limit.js';
@@ -116,6 +117,23 @@ export class Answers {
     }
     this.stats.count(this.stats.replies, reply.code);
     this.send(peer, buildReply(msg, reply.code, reply.reason, reply.headers));
+  }
+
+  /** A header decoded on demand (Route, Via list) was malformed, or a hook failed on this message. */
+  failed(ctx: MessageContext, err: unknown): void {
+    if (err instanceof SipParseError) {
+      err.partial ??= ctx.msg;
+      this.malformed(err, ctx.source);
+      return;
+    }
+    this.stats.count(this.stats.dropped, 'internal-error');
+    const where = { event: 'message-failed', source: ctx.source.address, port: ctx.source.port };
+    this.log.warn(where, sanitize(String(err), 300));
+  }
+
+  /** A hook threw or its promise rejected outside a message's own way (a source hook, a keep-alive's). */
+  hookFailed(err: unknown): void {
+    this.log.warn({ event: 'hook-failed' }, sanitize(String(err), 300));
   }
 
   /** A message that does not parse: a request gets 400 (505 for another SIP version), the rest is dropped. */

@@ -124,7 +124,7 @@ export class SipProxy {
   }
 
   /** A hook threw or its promise rejected outside a message's own way (a source hook, a keep-alive's). */
-  private readonly hookFailed = (err: unknown): void => this.log.warn({ event: 'hook-failed' }, String(err));
+  private readonly hookFailed = (err: unknown): void => this.answers.hookFailed(err);
 
   /** Set by the upstream health checker to receive answers to its OPTIONS pings. */
   onPingResponse: ((branch: string, msg: SipMessage, peer: Peer) => void) | undefined = undefined;
@@ -213,23 +213,12 @@ export class SipProxy {
   private readonly dispatch = (ctx: MessageContext): Promise<void> | undefined => {
     try {
       const p = ctx.msg.isRequest ? this.request(ctx) : this.response(ctx);
-      return p?.catch((err: unknown) => this.failed(ctx, err));
+      return p?.catch((err: unknown) => this.answers.failed(ctx, err));
     } catch (err) {
-      this.failed(ctx, err);
+      this.answers.failed(ctx, err);
       return undefined;
     }
   };
-
-  /** A header decoded on demand (Route, Via list) was malformed, or a hook failed. */
-  private failed(ctx: MessageContext, err: unknown): void {
-    if (err instanceof SipParseError) {
-      err.partial ??= ctx.msg;
-      this.answers.malformed(err, ctx.source);
-      return;
-    }
-    this.stats.count(this.stats.dropped, 'internal-error');
-    this.log.warn({ event: 'message-failed', source: ctx.source.address, port: ctx.source.port }, String(err));
-  }
 
   // ---- requests ------------------------------------------------------------------------
 
