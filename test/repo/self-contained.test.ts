@@ -259,6 +259,7 @@ describe('self-contained: the checkout alone in an empty directory', () => {
       const steps = [
         'set -e',
         'cd "$1"',
+        'shift',
         'node node_modules/typescript/bin/tsc -p .',
         'node --test --test-force-exit --test-concurrency=1 --test-timeout=120000 "$@"',
       ];
