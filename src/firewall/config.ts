@@ -1,7 +1,30 @@
 /** `firewall`: the host firewall ruleset and the kernel's banned-address sets. */
 import * as z from 'zod';
-import { integer, oneOf, uniqueList } from '../config/fields.js';
+import { describeValue, fail, integer, oneOf, uniqueList } from '../config/fields.js';
 import { section } from '../config/section.js';
+
+/** A UDP port range, both ends included. */
+export interface PortRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+const PORT_RANGE = /^([0-9]{1,5})(?:\s*-\s*([0-9]{1,5}))?$/;
+
+/** One port (`5004`) or a range (`"10000-20000"`), each port from 1 to 65535. */
+const portRange = z
+  .unknown()
+  .transform((value, ctx): PortRange => {
+    const text = typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
+    const m = PORT_RANGE.exec(text);
+    if (!m) return fail(ctx, `expected a port or a range such as "10000-20000", got ${describeValue(value)}`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (from < 1 || to > 65535) return fail(ctx, 'ports are from 1 to 65535');
+    if (from > to) return fail(ctx, `the range ${from}-${to} ends before it starts`);
+    return { from, to };
+  })
+  .meta({ type: 'port or range' });
 
 export const firewallSchema = section({
   sync: z.boolean().default(false).meta({
@@ -21,6 +44,11 @@ export const firewallSchema = section({
   open_tcp_ports: uniqueList(integer(1, 65535))
     .default([22])
     .meta({ type: 'list of ports', description: 'Other TCP ports the rendered ruleset keeps open (SSH).' }),
+  open_udp_ports: z.array(portRange).default([]).meta({
+    type: 'list of ports or ranges',
+    description:
+      'UDP ports and ranges the rendered ruleset keeps open, such as a PBX\'s RTP range on the same host (`["10000-20000"]`).',
+  }),
   scan_slowing: z.boolean().default(true).meta({
     description:
       'Include the port-scan-slowing rules: TCP flag sanity drops, ICMP rate limits, random reject of probes to closed ports (TARPIT where xtables-addons is present).',

@@ -9,7 +9,7 @@
  * which only touches its own table.
  */
 import { type IptablesNames, iptablesNames } from './names.js';
-import { buildPlan, type FirewallPlan, type FirewallRenderInput, LIMITS, type OpenPort } from './ports.js';
+import { buildPlan, type FirewallPlan, type FirewallRenderInput, formatRange, LIMITS, type OpenPort } from './ports.js';
 
 export interface IptablesRenderInput extends FirewallRenderInput {
   /**
@@ -131,6 +131,10 @@ function renderFamily(plan: FirewallPlan, n: IptablesNames, family: 4 | 6, tarpi
   if (plan.openTcpPorts.length > 0) {
     add('# Other open TCP ports (firewall.open_tcp_ports).');
     for (const port of plan.openTcpPorts) add(`-A ${n.input} -p tcp -m tcp --dport ${port} -j ACCEPT`);
+  }
+  if (plan.openUdpPorts.length > 0) {
+    add('# Open UDP ports (firewall.open_udp_ports), such as the RTP range of a PBX on this host.');
+    for (const r of plan.openUdpPorts) add(`-A ${n.input} -p udp -m udp --dport ${formatRange(r, ':')} -j ACCEPT`);
   }
   add('# Broadcast and multicast to closed ports: dropped without a log line.');
   if (v6) add(`-A ${n.input} -d ff00::/8 -j DROP`);

@@ -8,7 +8,7 @@
  * refilled, all in one transaction.
  */
 import { NFT_SETS, nftLogPrefixes } from './names.js';
-import { buildPlan, type FirewallPlan, type FirewallRenderInput, LIMITS, type OpenPort } from './ports.js';
+import { buildPlan, type FirewallPlan, type FirewallRenderInput, formatRange, LIMITS, type OpenPort } from './ports.js';
 
 const T = '\t';
 
@@ -116,6 +116,10 @@ function renderPlan(plan: FirewallPlan): string {
   if (plan.openTcpPorts.length > 0) {
     line(2, '# Other open TCP ports (firewall.open_tcp_ports).');
     line(2, `tcp dport { ${plan.openTcpPorts.join(', ')} } accept`);
+  }
+  if (plan.openUdpPorts.length > 0) {
+    line(2, '# Open UDP ports (firewall.open_udp_ports), such as the RTP range of a PBX on this host.');
+    line(2, `udp dport { ${plan.openUdpPorts.map((r) => formatRange(r, '-')).join(', ')} } accept`);
   }
   line(2, '# Broadcast and multicast to closed ports: dropped without a log line.');
   line(2, 'fib daddr type { broadcast, multicast } drop');

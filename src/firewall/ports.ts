@@ -6,7 +6,7 @@
 
 import { parseCidr } from '../net/cidr.js';
 import { parseIp } from '../net/ip.js';
-import type { FirewallConfig } from './config.js';
+import type { FirewallConfig, PortRange } from './config.js';
 
 /** A SIP listener as the firewall sees it (a loaded `Config`'s `listen` entries satisfy it). */
 export interface FirewallListener {
@@ -58,6 +58,8 @@ export interface FirewallPlan {
   /** Listeners that cannot be opened (port 0: chosen at start), for a comment. */
   readonly skipped: readonly string[];
   readonly openTcpPorts: readonly number[];
+  /** `firewall.open_udp_ports`, sorted, overlapping and adjacent ranges merged. */
+  readonly openUdpPorts: readonly PortRange[];
   readonly admin: AdminPlan | undefined;
 }
 
@@ -159,5 +161,24 @@ export function buildPlan(input: FirewallRenderInput): FirewallPlan {
     }
     admin = { port, v4, v6 };
   }
-  return { table: fw.table, scanSlowing: fw.scanSlowing, sip: ports, skipped, openTcpPorts, admin };
+  const openUdpPorts = mergeRanges(fw.openUdpPorts);
+  return { table: fw.table, scanSlowing: fw.scanSlowing, sip: ports, skipped, openTcpPorts, openUdpPorts, admin };
+}
+
+/** Sorted ranges with overlapping and adjacent ones joined (nftables refuses overlaps in a set). */
+export function mergeRanges(ranges: readonly PortRange[]): PortRange[] {
+  const merged: PortRange[] = [];
+  for (const r of [...ranges].sort((a, b) => a.from - b.from || a.to - b.to)) {
+    checkPort(r.from, 'firewall.open_udp_ports');
+    checkPort(r.to, 'firewall.open_udp_ports');
+    const last = merged.at(-1);
+    if (last && r.from <= last.to + 1) merged[merged.length - 1] = { from: last.from, to: Math.max(last.to, r.to) };
+    else merged.push({ from: r.from, to: r.to });
+  }
+  return merged;
+}
+
+/** A range as a ruleset writes it: `5004`, or `10000` and `20000` joined by `separator`. */
+export function formatRange(r: PortRange, separator: string): string {
+  return r.from === r.to ? String(r.from) : `${r.from}${separator}${r.to}`;
 }

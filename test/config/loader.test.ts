@@ -150,6 +150,26 @@ describe('loadConfigFromString: guards, store and firewall', () => {
     assert.equal(config.firewall.backend, 'iptables');
   });
 
+  it('reads firewall.open_udp_ports as ports and ranges, and names a bad one', () => {
+    const config = load(yaml(MINIMAL, 'firewall:', '  open_udp_ports: [5004, "10000-20000", " 30000 - 30010 "]'));
+    assert.deepEqual(config.firewall.openUdpPorts, [
+      { from: 5004, to: 5004 },
+      { from: 10000, to: 20000 },
+      { from: 30000, to: 30010 },
+    ]);
+    const err = loadError(
+      yaml(MINIMAL, 'firewall:', '  open_udp_ports:', '    - 20000-10000', '    - 70000', '    - rtp'),
+    );
+    assert.deepEqual(
+      err.issues.map((i) => `${i.line} ${i.path}: ${i.message}`),
+      [
+        '7 firewall.open_udp_ports[0]: the range 20000-10000 ends before it starts',
+        '8 firewall.open_udp_ports[1]: ports are from 1 to 65535',
+        '9 firewall.open_udp_ports[2]: expected a port or a range such as "10000-20000", got "rtp"',
+      ],
+    );
+  });
+
   it('names the line and field of a bad guard setting', () => {
     const err = loadError(yaml(MINIMAL, 'guards:', '  flood: { window: fast }', '  chain: [bans, nope]'));
     assert.deepEqual(

@@ -56,6 +56,12 @@ describe('firewall: nftables rendering', () => {
     assert.match(body, /^\t\ttcp dport \{ 22, 443 \} accept$/m);
   });
 
+  it('opens the UDP ports and ranges of open_udp_ports, sorted and merged, and nothing without them', () => {
+    assert.match(body, /^\t\tudp dport \{ 5004, 10000-16999 \} accept$/m);
+    const none = rules(renderNftables({ firewall: { ...firewall, openUdpPorts: [] }, listeners }));
+    assert.doesNotMatch(none, /5004|10000/);
+  });
+
   it('declares the banned sets and drops banned sources in a raw-priority chain before the SIP accepts', () => {
     for (const set of ['banned_v4', 'banned_v6', 'banned_net_v4', 'banned_net_v6']) {
       assert.match(body, new RegExp(`set ${set} \\{ type ipv[46]_addr; flags (interval, )?timeout; \\}`));
@@ -148,6 +154,13 @@ describe('firewall: iptables rendering', () => {
   const r = renderIptables({ firewall, listeners });
   const v4 = rules(r.ipv4);
   const v6 = rules(r.ipv6);
+
+  it('opens the UDP ports and ranges of open_udp_ports for both families', () => {
+    for (const family of [v4, v6]) {
+      assert.match(family, /^-A SIPWARDEN-INPUT -p udp -m udp --dport 5004 -j ACCEPT$/m);
+      assert.match(family, /^-A SIPWARDEN-INPUT -p udp -m udp --dport 10000:16999 -j ACCEPT$/m);
+    }
+  });
 
   it('splits the listeners by family', () => {
     assert.match(

@@ -12,7 +12,9 @@ export interface TestConfig {
 }
 
 /** Writes the configuration (with placeholder certificate files) and loads it with the real loader. */
-export function writeTestConfig(firewall = 'firewall: { open_tcp_ports: [22, 443], scan_slowing: true }'): TestConfig {
+export function writeTestConfig(
+  firewall = 'firewall: { open_tcp_ports: [22, 443], open_udp_ports: ["16000-16999", 5004, "10000-15999"], scan_slowing: true }',
+): TestConfig {
   const dir = mkdtempSync(join(tmpdir(), 'sipwarden-fw-'));
   writeFileSync(join(dir, 'cert.pem'), 'placeholder\n');
   writeFileSync(join(dir, 'key.pem'), 'placeholder\n');
