@@ -25,6 +25,9 @@ import type { MessageContext } from './context.js';
 export type Hooked = void | Promise<void>;
 export type Hook = (ctx: MessageContext) => Hooked;
 
+/** See `Module.onRequestNotSent`. */
+export type NotSentHook = (ctx: MessageContext) => void;
+
 /** A connection accepted from `address` (TCP/TLS): false refuses it. Synchronous. */
 export type ConnectionHook = (address: string) => boolean;
 
@@ -41,6 +44,12 @@ export interface Module {
   onResponseFromInside?: Hook;
   /** A request about to be forwarded to the inside (ctx.writer, ctx.branch set; target not chosen yet). */
   onRequestToInside?: Hook;
+  /**
+   * A request whose `onRequestToInside` hooks ran was not sent after all: routing answered it
+   * itself (no upstream target up) or had no socket for it. No answer from the inside will come.
+   * Synchronous.
+   */
+  onRequestNotSent?: NotSentHook;
   /** A request about to be forwarded to the outside (ctx.writer, ctx.destination, ctx.out set). */
   onRequestToOutside?: Hook;
   /** A response about to be forwarded to the inside (ctx.writer, ctx.destination set). */
@@ -84,6 +93,7 @@ export class Pipeline {
   readonly stages: Readonly<Record<Stage, readonly Hook[]>>;
   private readonly connectionHooks: readonly ConnectionHook[];
   private readonly insidePeers: readonly NonNullable<Module['isInsidePeer']>[];
+  private readonly notSentHooks: readonly NotSentHook[];
 
   constructor(readonly modules: readonly Module[]) {
     const stages = {} as Record<Stage, Hook[]>;
@@ -97,6 +107,7 @@ export class Pipeline {
     this.stages = stages;
     this.connectionHooks = modules.flatMap((m) => (m.onConnection === undefined ? [] : [m.onConnection.bind(m)]));
     this.insidePeers = modules.flatMap((m) => (m.isInsidePeer === undefined ? [] : [m.isInsidePeer.bind(m)]));
+    this.notSentHooks = modules.flatMap((m) => (m.onRequestNotSent === undefined ? [] : [m.onRequestNotSent.bind(m)]));
   }
 
   static readonly EMPTY = new Pipeline([]);
@@ -110,6 +121,11 @@ export class Pipeline {
   isInsidePeer(transport: string, address: string, port: number): boolean {
     for (const h of this.insidePeers) if (h(transport, address, port)) return true;
     return false;
+  }
+
+  /** Tells the modules that a request their `onRequestToInside` hooks saw was not sent. */
+  requestNotSent(ctx: MessageContext): void {
+    for (const h of this.notSentHooks) h(ctx);
   }
 
   /** Runs a stage's hooks (`runHooks`); routing calls `runHooks` on `stages.<stage>` directly. */

@@ -283,13 +283,17 @@ export class SipProxy {
       if (target === undefined && !this.identity.isOwnUri(requestUri)) target = this.upstreams.findUri(requestUri);
       target ??= this.upstreams.choose(msg.callId);
       if (target === undefined) {
+        this.options.pipeline.requestNotSent(ctx);
         this.answers.answer(msg, peer, { code: 503, reason: 'Service Unavailable' }, 'no-upstream', 'none');
         return;
       }
       t = target.spec;
     }
     const out = this.transports.pick(t.transport, t.family);
-    if (out === undefined) return this.stats.drop('no-listener');
+    if (out === undefined) {
+      this.options.pipeline.requestNotSent(ctx);
+      return this.stats.drop('no-listener');
+    }
     const stamped = stampedClientVia(msg, peer, true);
     if (stamped !== undefined) w.replace(msg.viaAt, stamped);
     w.prepend('Via', ownVia(out, t.transport, ctx.branch, ctx.loopKey, peer) + ctx.viaParams);

@@ -17,6 +17,11 @@ export class WatchModule implements Module {
     this.watch.request(ctx.msg, ctx.source, ctx.branch, verifiedHeader(ctx));
   }
 
+  /** Routing answered it itself (no upstream up): its entry goes, and the watchers hear of it. */
+  onRequestNotSent(ctx: MessageContext): void {
+    this.watch.notSent(ctx.msg, ctx.branch);
+  }
+
   onRequestFromInside(ctx: MessageContext): void {
     this.watch.insideRequest(ctx.msg, ctx.outsideCallId ?? ctx.msg.callId);
   }

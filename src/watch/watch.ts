@@ -22,6 +22,11 @@ export interface ResponseWatcher {
    * answer to send instead, or undefined to let it through. Never throws for bad input.
    */
   onFinalResponse(req: WatchedRequest, msg: SipMessage, now: number): ReplySpec | undefined;
+  /**
+   * A watched request was not sent to the inside after all (sipwarden answered it 503 itself: no
+   * upstream up). Not an answer of the PBX: nothing to judge, but what it started is over.
+   */
+  onNotSent?(req: WatchedRequest, now: number): void;
   /** Any request forwarded (from either side; BYE ends a call). */
   /** `callId`: the Call-ID as the outside knows it (topology hiding changes it on the inside). */
   onRequest?(msg: SipMessage, fromOutside: boolean, now: number, callId: string): void;
@@ -84,6 +89,18 @@ export class TransactionWatch {
       if (!(err instanceof SipParseError)) throw err;
       table.delete(branch);
     }
+  }
+
+  /** The request of `branch` from the outside, recorded by `request`, was not sent after all. */
+  notSent(msg: SipMessage, branch: string): void {
+    const list = this.watchers;
+    if (list.length === 0 && !this.trackDialogs) return;
+    const table = msg.method === 'INVITE' ? this.invites : this.table;
+    const now = this.clock();
+    const req = table.get(branch, now);
+    if (req === undefined) return;
+    table.delete(branch);
+    for (let i = 0; i < list.length; i++) list[i]!.onNotSent?.(req, now);
   }
 
   /** A request from the inside was forwarded (the callee's BYE ends a call too). */

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { waitFor } from '../helpers/process.js';
 import { sipp } from '../helpers/sipp.js';
 import { startSipwarden } from '../helpers/sipwarden.js';
 import { Phone, TinyPbx } from './dialogs.js';
@@ -246,6 +247,54 @@ describe('fraud: evasions', () => {
     } finally {
       phone.close();
       pbx.close();
+      await sw.stop();
+    }
+  });
+});
+
+/**
+ * Calls sipwarden answers itself (no upstream target up) end there: they do not stay counted
+ * as calls waiting for an answer, so a phone that retried through an outage is not refused
+ * once the PBX is back.
+ */
+describe('fraud: calls answered 503 while no upstream is up', () => {
+  it('do not count as concurrent calls once the PBX is back', async () => {
+    const PBX = { ip: '127.104.6.1', port: 33020 };
+    const PROXY6 = { ip: '127.104.6.2', port: 33021 };
+    const sw = await startSipwarden(
+      `listen: [udp://${PROXY6.ip}:${PROXY6.port}]\n` +
+        'upstreams:\n  - name: pbx\n' +
+        `    targets: [udp://${PBX.ip}:${PBX.port}]\n` +
+        '    ping: { interval: 200ms, timeout: 100ms, failures: 1 }\n' +
+        'guards:\n  fraud:\n    concurrent_calls: {block: 2}\n',
+      { listeners: 1 },
+    );
+    const phone = await Phone.start('127.104.6.10', 33022, PROXY6);
+    let pbx: TinyPbx | undefined;
+    try {
+      await waitFor(() => sw.logs().some((l) => l.event === 'upstream-down'), 'the target down', 5000);
+      const during = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await phone.call({ uri: 'sip:5551234@pbx.test', callId: `outage-${i}`, fromTag: 'a', user: 'alice' });
+        during.push(c.answer?.status);
+      }
+      assert.deepEqual(during, [503, 503, 503]);
+
+      pbx = await TinyPbx.start(PBX.ip, PBX.port);
+      await waitFor(() => sw.logs().some((l) => l.event === 'upstream-up'), 'the target back', 5000);
+      const after = [];
+      for (let i = 0; i < 2; i++) {
+        const c = await phone.call({ uri: 'sip:5551234@pbx.test', callId: `back-${i}`, fromTag: 'a', user: 'alice' });
+        after.push(c.answer?.status);
+      }
+      assert.deepEqual(after, [200, 200], 'two calls up, as many as concurrent_calls allows');
+      assert.deepEqual(
+        sw.logs().filter((l) => l.guard === 'fraud'),
+        [],
+      );
+    } finally {
+      phone.close();
+      pbx?.close();
       await sw.stop();
     }
   });

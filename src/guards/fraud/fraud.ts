@@ -140,20 +140,13 @@ export class FraudGuard implements Guard, ResponseWatcher {
   onFinalResponse(req: WatchedRequest, msg: SipMessage, now: number): ReplySpec | undefined {
     if (!this.tracker.counting) return undefined;
     const method = req.method;
-    if (method === 'INVITE') {
-      if (!req.hasCredentials || req.toTag !== '') return undefined;
-      const user = userKey(req.authUser, req.authRealm);
-      this.tracker.attemptAnswered(user, attemptId(req.callId, req.fromTag, '', method), req.cseq, msg.status);
+    if (method === 'INVITE' || method === 'REFER') {
+      const attempt = this.attemptOf(req);
+      if (attempt === undefined) return undefined;
+      this.tracker.attemptAnswered(attempt.user, attempt.id, req.cseq, msg.status);
       // Each 2xx confirms one dialog: a forked INVITE may confirm several (RFC 3261 13.2.2.4).
-      if (msg.status < 300) this.tracker.callStarted(user, dialogId(req.callId, req.fromTag, msg.to.tag ?? ''), now);
-    } else if (method === 'REFER') {
-      const user = req.hasCredentials
-        ? userKey(req.authUser, req.authRealm)
-        : req.toTag === ''
-          ? undefined
-          : this.tracker.ownerOf(dialogId(req.callId, req.fromTag, req.toTag));
-      if (user !== undefined) {
-        this.tracker.attemptAnswered(user, attemptId(req.callId, req.fromTag, req.toTag, method), req.cseq, msg.status);
+      if (method === 'INVITE' && msg.status < 300) {
+        this.tracker.callStarted(attempt.user, dialogId(req.callId, req.fromTag, msg.to.tag ?? ''), now);
       }
     } else if (method === 'BYE' && (msg.status < 300 || msg.status === 481)) {
       // The call is over once the other side took the BYE (or knew no such call): a BYE the
@@ -161,6 +154,30 @@ export class FraudGuard implements Guard, ResponseWatcher {
       this.tracker.callEnded(dialogId(req.callId, req.fromTag, req.toTag));
     }
     return undefined;
+  }
+
+  /** A call or transfer sipwarden answered itself (no upstream up) failed: it is no longer waiting. */
+  onNotSent(req: WatchedRequest): void {
+    if (!this.tracker.counting || (req.method !== 'INVITE' && req.method !== 'REFER')) return;
+    const attempt = this.attemptOf(req);
+    if (attempt !== undefined) this.tracker.attemptFailed(attempt.user, attempt.id, req.cseq);
+  }
+
+  /**
+   * The counted attempt a watched INVITE or REFER is: a new call by the user of its credentials,
+   * or a transfer by them or by the owner of its dialog.
+   */
+  private attemptOf(req: WatchedRequest): { user: string; id: string } | undefined {
+    if (req.method === 'INVITE') {
+      if (!req.hasCredentials || req.toTag !== '') return undefined;
+      return { user: userKey(req.authUser, req.authRealm), id: attemptId(req.callId, req.fromTag, '', req.method) };
+    }
+    const user = req.hasCredentials
+      ? userKey(req.authUser, req.authRealm)
+      : req.toTag === ''
+        ? undefined
+        : this.tracker.ownerOf(dialogId(req.callId, req.fromTag, req.toTag));
+    return user === undefined ? undefined : { user, id: attemptId(req.callId, req.fromTag, req.toTag, req.method) };
   }
 
   onRequest(msg: SipMessage, fromOutside: boolean, _now: number, callId: string): void {

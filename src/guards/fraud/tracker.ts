@@ -193,7 +193,13 @@ export class FraudTracker {
     const a = this.users.peek(user)?.attempts.peek(attempt);
     if (a === undefined) return;
     if (status < 300) a.state = ANSWERED;
-    else if (a.cseq === cseq && a.state === PENDING) a.state = FAILED;
+    else this.attemptFailed(user, attempt, cseq);
+  }
+
+  /** A counted attempt failed (a final non-2xx, or not sent at all): its retry is the same call. */
+  attemptFailed(user: string, attempt: string, cseq: number): void {
+    const a = this.users.peek(user)?.attempts.peek(attempt);
+    if (a !== undefined && a.cseq === cseq && a.state === PENDING) a.state = FAILED;
   }
 
   /** A 2xx to an INVITE of `user` confirmed dialog `dialog`: the call is up. */
