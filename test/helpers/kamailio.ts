@@ -60,8 +60,37 @@ export async function startKamailio(o: KamailioOptions): Promise<KamailioInstanc
   );
   const cfg = join(dir, 'kamailio.cfg');
   writeFileSync(cfg, config(`text://${db}`, o.realm ?? 'sipwarden.test', o.userMethods));
-  const [cmd, ...before] = [...(o.prefix ?? []), 'kamailio'];
-  const run = start(cmd!, [...before, ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`])]);
+  return launch([...(o.prefix ?? []), 'kamailio', ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`])], dir);
+}
+
+/** Process groups of the Kamailios this test file started, killed when it ends. */
+const groups = new Set<number>();
+after(() => {
+  for (const g of groups) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * Runs Kamailio in a process group of its own (setsid execs the command under the same PID):
+ * its workers hold the sockets, and they go with the group however the test ends, even when
+ * its main process was killed first.
+ */
+async function launch(argv: readonly string[], dir: string): Promise<KamailioInstance> {
+  const run = start('setsid', [...argv]);
+  const group = run.proc.pid!;
+  const killGroup = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-group, sig);
+    } catch {
+      // already gone
+    }
+  };
+  groups.add(group);
   await kamailioStarted(run);
   if (run.proc.exitCode !== null) throw new Error(`kamailio exited early:\n${run.output()}`);
   // The workers are forked after the listening line: give them a moment.
@@ -70,8 +99,11 @@ export async function startKamailio(o: KamailioOptions): Promise<KamailioInstanc
     run,
     dir,
     stop: async () => {
-      run.signal('SIGTERM');
-      return run.exited;
+      killGroup('SIGTERM');
+      const code = await run.exited;
+      killGroup('SIGKILL');
+      groups.delete(group);
+      return code;
     },
   };
 }
@@ -169,18 +201,6 @@ request_route {
 `;
 }
 
-/** Process groups of the proxying Kamailios this test file started, killed when it ends. */
-const groups = new Set<number>();
-after(() => {
-  for (const g of groups) {
-    try {
-      process.kill(-g, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
 export interface KamailioProxyOptions {
   /** Address Kamailio listens on, over UDP and TCP, at `port`. */
   ip: string;
@@ -202,35 +222,7 @@ export async function startKamailioProxy(o: KamailioProxyOptions): Promise<Kamai
   const dir = mkdtempSync(join(tmpdir(), 'sipwarden-kamailio-proxy-'));
   const cfg = join(dir, 'kamailio.cfg');
   writeFileSync(cfg, proxyConfig(o.domain));
-  // In a process group of its own (setsid execs kamailio under the same PID): its workers hold
-  // the sockets, and they go with the group however the test ends.
-  const run = start('setsid', [
-    'kamailio',
-    ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`, `tcp:${o.ip}:${o.port}`]),
-  ]);
-  await kamailioStarted(run);
-  const group = run.proc.pid!;
-  const killGroup = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-group, sig);
-    } catch {
-      // already gone
-    }
-  };
-  groups.add(group);
-  if (run.proc.exitCode !== null) throw new Error(`kamailio exited early:\n${run.output()}`);
-  await new Promise((r) => setTimeout(r, 300));
-  return {
-    run,
-    dir,
-    stop: async () => {
-      killGroup('SIGTERM');
-      const code = await run.exited;
-      killGroup('SIGKILL');
-      groups.delete(group);
-      return code;
-    },
-  };
+  return launch(['kamailio', ...kamailioArgs(cfg, dir, [`udp:${o.ip}:${o.port}`, `tcp:${o.ip}:${o.port}`])], dir);
 }
 
 /** The global settings both test configurations share: quiet on DNS, logging to stderr, no banner. */
