@@ -175,8 +175,10 @@ async function worker(roots: string[], calls: number): Promise<void> {
     }
   }
   for (const r of runs) {
-    if (r.call.completed !== WARMUP + calls)
-      throw new Error(`${r.call.completed - WARMUP} of ${calls} calls completed`);
+    if (r.call.completed !== WARMUP + calls) {
+      console.error(JSON.stringify(r.stats()));
+      throw new Error(`${r.call.completed - WARMUP} of ${calls} calls completed (the server's counters above)`);
+    }
     await r.stop();
   }
   console.log(used.map((u) => (u / calls).toFixed(3)).join(' '));

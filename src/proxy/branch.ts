@@ -4,6 +4,14 @@ import { SipHashKey, sipHash24 } from '../net/siphash.js';
 export const BRANCH_PREFIX = 'z9hG4bKsw';
 
 /**
+ * Branches of sipwarden's OPTIONS pings to upstream targets. The `-` keeps them apart from the
+ * signed branches, whose transaction id is base36 (`[0-9a-z]`): with a plain `ping`, one
+ * transaction in a few million had an id starting with it, and its answers were taken for a
+ * ping's and swallowed.
+ */
+export const PING_PREFIX = `${BRANCH_PREFIX}-ping`;
+
+/**
  * Signs and checks the branches sipwarden writes in its own Via (`BRANCH_PREFIX` + id + `.` +
  * MAC). A stateless proxy routes a response by the Via under its own, so an outsider who could
  * write a response with a sipwarden-looking branch could choose where sipwarden sends it: an

@@ -3,10 +3,8 @@ import type { EventBus } from '../core/events.js';
 import type { Peer } from '../net/peer.js';
 import type { SipMessage } from '../sip/message.js';
 import type { TransportManager } from '../transport/manager.js';
-import { BRANCH_PREFIX } from './branch.js';
+import { PING_PREFIX } from './branch.js';
 import type { Target, Upstreams } from './upstreams.js';
-
-const PING_PREFIX = `${BRANCH_PREFIX}ping`;
 
 /**
  * Upstream health: an OPTIONS ping to every target at its upstream's interval. A target

@@ -13,7 +13,7 @@ import { parseMessage } from '../sip/parser.js';
 import { MessageWriter } from '../sip/writer.js';
 import type { TransportManager } from '../transport/manager.js';
 import { Answers } from './answers.js';
-import { BRANCH_PREFIX, BranchSigner } from './branch.js';
+import { BRANCH_PREFIX, BranchSigner, PING_PREFIX } from './branch.js';
 import type { FlowTokens } from './flow-token.js';
 import { OwnIdentity } from './identity.js';
 import { createsDialog, popOwnRoutes, recordRoute } from './route-set.js';
@@ -48,7 +48,6 @@ export interface ProxyOptions {
   pipeline: Pipeline;
 }
 
-const PING_PREFIX = `${BRANCH_PREFIX}ping`;
 const NO_HOOKS: readonly Hook[] = [];
 /** What a keep-alive weighs for the per-source hooks (a CRLFCRLF). */
 const KEEPALIVE = Buffer.from('\r\n\r\n');

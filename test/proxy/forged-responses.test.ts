@@ -83,7 +83,7 @@ guards: { chain: [acl, bans, flood] }
     const attacker = await UdpPeer.bind('127.108.0.1');
     try {
       const body = 'CONFIG SET dir /tmp\r\nSET x y\r\n';
-      for (const branch of ['z9hG4bKsw1o569lu339p', 'z9hG4bKsw1o569lu339p.AAAAAAAAAAAAAAAA', 'z9hG4bKswping0x1']) {
+      for (const branch of ['z9hG4bKsw1o569lu339p', 'z9hG4bKsw1o569lu339p.AAAAAAAAAAAAAAAA', 'z9hG4bKsw-ping0x1']) {
         const forged = [
           'SIP/2.0 200 OK',
           `Via: SIP/2.0/UDP 127.0.0.1:37060;branch=${branch};sw=c1-1`,
