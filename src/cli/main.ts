@@ -30,9 +30,20 @@ function version(): string {
   return (require('../../../package.json') as { version: string }).version;
 }
 
+/**
+ * `sipwarden bans list | head`: once the reader is gone, the rest of the output is dropped
+ * instead of ending the command with an EPIPE stack trace. (`run` logs through its logger.)
+ */
+function stopWritingOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (command !== 'run') stopWritingOnClosedPipe();
   // The commands that create files (databases, keys, the log) make them private whatever the
   // umask; each file is also created 0600 explicitly.
   if (command === 'run' || command === 'bans' || command === 'users' || command === 'attacks') process.umask(0o077);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,5 +67,23 @@ describe('sipwarden check-config', () => {
     assert.match(missing.stderr, /nope\.yaml.*no such file/);
     assert.equal(sipwarden(['check-config']).status, 2);
     assert.equal(sipwarden(['check-config', '--help']).status, 0);
+  });
+
+  it('output into a closed pipe (`| head -1`): its exit code, no EPIPE stack trace', async () => {
+    const path = file('piped.yaml', `data_dir: ${dir}/data\n${VALID}`);
+    for (const args of [
+      ['check-config', path],
+      ['firewall', 'nftables', '--config', path],
+    ]) {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // the reader is gone before the first line
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 0, stderr);
+      assert.doesNotMatch(stderr, /EPIPE|Error/);
+    }
   });
 });
