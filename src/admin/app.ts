@@ -69,7 +69,7 @@ export function createAdminApp(ctx: AdminContext, options: AdminAppOptions): Fas
   const recent = new RecentEvents(ctx.events);
   const sources = new BlockedSources(ctx.events);
   const series = new TrafficSeries(() => ctx.traffic(), now);
-  const stream = new EventStream(ctx.events);
+  const stream = new EventStream(recent);
   app.addHook('onClose', async () => {
     recent.stop();
     sources.stop();
@@ -162,7 +162,9 @@ export function createAdminApp(ctx: AdminContext, options: AdminAppOptions): Fas
     { schema: { querystring: { type: 'object', additionalProperties: false } } },
     (request, reply) => {
       reply.hijack();
-      if (!stream.add(reply.raw)) {
+      const lastId = request.headers['last-event-id'];
+      const missed = typeof lastId === 'string' ? recent.after(lastId) : [];
+      if (!stream.add(reply.raw, missed)) {
         reply.raw
           .writeHead(503, { 'content-type': 'application/json' })
           .end(JSON.stringify({ error: 'too many streams' }));

@@ -34,20 +34,62 @@ export class Ring<T> {
 
 export const EVENT_RING_SIZE = 1000;
 
-/** The most recent bus events. */
+/** A bus event with its number in this process (`<epoch>.<n>`: the SSE id). */
+export interface NumberedEvent {
+  readonly id: string;
+  readonly seq: number;
+  readonly event: SipwardenEvent;
+}
+
+/** Longest `Last-Event-ID` read (the ids this process gives are far shorter). */
+const MAX_EVENT_ID = 40;
+
+/**
+ * The most recent bus events, each numbered as it arrives. The numbers let an event stream that
+ * lost its connection take up where it stopped (`Last-Event-ID`); the epoch (this process's start)
+ * tells a number of another process, whose events are all new to the client.
+ */
 export class RecentEvents {
-  private readonly ring = new Ring<SipwardenEvent>(EVENT_RING_SIZE);
+  private readonly ring = new Ring<NumberedEvent>(EVENT_RING_SIZE);
+  private readonly epoch = Date.now().toString(36);
+  private seq = 0;
+  private readonly listeners = new Set<(e: NumberedEvent) => void>();
   readonly stop: () => void;
 
   constructor(events: EventBus) {
-    this.stop = events.subscribe((e) => this.ring.push(e));
+    this.stop = events.subscribe((event) => {
+      const seq = ++this.seq;
+      const numbered = { id: `${this.epoch}.${seq}`, seq, event };
+      this.ring.push(numbered);
+      for (const l of this.listeners) l(numbered);
+    });
+  }
+
+  /** Calls `listener` with every event from now on, numbered; returns the unsubscribe. */
+  subscribe(listener: (e: NumberedEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** The newest `limit` events (of `kind` when given), newest last. */
   list(limit: number, kind?: string): SipwardenEvent[] {
-    const all = this.ring.toArray();
+    const all = this.ring.toArray().map((n) => n.event);
     const wanted = kind === undefined ? all : all.filter((e) => e.kind === kind);
     return wanted.slice(Math.max(0, wanted.length - limit));
+  }
+
+  /**
+   * The remembered events after `lastId` (a client's `Last-Event-ID`), oldest first: all of them
+   * for an id of another process, none for an id that is not one of ours.
+   */
+  after(lastId: string): NumberedEvent[] {
+    if (lastId.length > MAX_EVENT_ID) return [];
+    const m = /^([0-9a-z]+)\.([0-9]+)$/.exec(lastId);
+    if (m === null) return [];
+    const all = this.ring.toArray();
+    if (m[1] !== this.epoch) return all;
+    const seq = Number(m[2]);
+    return all.filter((n) => n.seq > seq);
   }
 }
 

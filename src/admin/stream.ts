@@ -2,10 +2,12 @@
  * Server-Sent Events of the bus (`GET /api/events/stream`). An event is serialised once and
  * written to every client's socket; the bus listener never waits for a client. A client that
  * does not read (its socket's unsent output past `MAX_PENDING_BYTES`) is disconnected, so a
- * slow dashboard costs bounded memory and nothing on the SIP path.
+ * slow dashboard costs bounded memory and nothing on the SIP path. Each event carries its id:
+ * a client that reconnects with `Last-Event-ID` (browsers do) first gets what it missed, as
+ * far as the recent events reach.
  */
 import type { ServerResponse } from 'node:http';
-import type { EventBus, SipwardenEvent } from '../core/events.js';
+import type { NumberedEvent, RecentEvents } from './recent.js';
 
 /** Unsent output a client may have before it is dropped. */
 export const MAX_PENDING_BYTES = 256 * 1024;
@@ -18,7 +20,7 @@ export class EventStream {
   private readonly unsubscribe: () => void;
   private readonly ping: NodeJS.Timeout;
 
-  constructor(events: EventBus) {
+  constructor(events: RecentEvents) {
     this.unsubscribe = events.subscribe((e) => this.broadcast(e));
     this.ping = setInterval(() => this.write(': ping\n\n'), PING_INTERVAL_MS);
     this.ping.unref();
@@ -28,8 +30,11 @@ export class EventStream {
     return this.clients.size;
   }
 
-  /** Takes over `res` as an event stream; false when there are too many clients already. */
-  add(res: ServerResponse): boolean {
+  /**
+   * Takes over `res` as an event stream, first writing `missed` (the events after the client's
+   * `Last-Event-ID`); false when there are too many clients already.
+   */
+  add(res: ServerResponse, missed: readonly NumberedEvent[] = []): boolean {
     if (this.clients.size >= MAX_STREAM_CLIENTS) return false;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -38,15 +43,15 @@ export class EventStream {
       connection: 'keep-alive',
     });
     res.write(': connected\n\n');
+    for (const e of missed) res.write(frame(e));
     this.clients.add(res);
     res.on('close', () => this.clients.delete(res));
     return true;
   }
 
-  private broadcast(e: SipwardenEvent): void {
+  private broadcast(e: NumberedEvent): void {
     if (this.clients.size === 0) return;
-    // The kind is one of the bus's own names; the data is JSON (no raw newline can end it early).
-    this.write(`event: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`);
+    this.write(frame(e));
   }
 
   private write(text: string): void {
@@ -66,4 +71,9 @@ export class EventStream {
     for (const res of this.clients) res.destroy();
     this.clients.clear();
   }
+}
+
+/** One SSE frame. The id and kind are sipwarden's own; the data is JSON (no raw newline can end it early). */
+function frame(e: NumberedEvent): string {
+  return `id: ${e.id}\nevent: ${e.event.kind}\ndata: ${JSON.stringify(e.event)}\n\n`;
 }

@@ -247,6 +247,63 @@ describe('admin API of a running sipwarden', () => {
     assert.equal((await json('/api/events?limit=0')).status, 400);
   });
 
+  it('a stream that reconnects with Last-Event-ID gets the events it missed first', async () => {
+    /** Reads a stream until `done(text)` or 2 s; returns the text and closes it. */
+    const read = async (headers: Record<string, string>, done: (text: string) => boolean) => {
+      const controller = new AbortController();
+      const r = await api('/api/events/stream', { signal: controller.signal, headers });
+      const reader = r.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const deadline = Date.now() + 2000;
+      try {
+        while (!done(text) && Date.now() < deadline) {
+          const chunk = await Promise.race([reader.read(), sleep(deadline - Date.now()).then(() => undefined)]);
+          if (chunk === undefined || chunk.done) break;
+          text += decoder.decode(chunk.value, { stream: true });
+        }
+      } finally {
+        controller.abort();
+      }
+      return text;
+    };
+    const frames = (text: string) =>
+      [...text.matchAll(/id: (\S+)\nevent: (\S+)\ndata: (.*)\n\n/g)].map((m) => ({
+        id: m[1]!,
+        kind: m[2]!,
+        target: JSON.parse(m[3]!).ban?.target ?? JSON.parse(m[3]!).target,
+      }));
+
+    // Connected: a ban arrives with its id.
+    const first = read({}, (t) => /127\.111\.0\.20/.test(t));
+    await sleep(200);
+    assert.equal((await json('/api/bans', post({ target: '127.111.0.20', duration: '1h' }))).status, 201);
+    const seen = frames(await first);
+    const last = seen.at(-1)!;
+    assert.equal(last.kind, 'ban');
+    assert.match(last.id, /^[0-9a-z]+\.[0-9]+$/);
+
+    // Disconnected: two more events happen.
+    assert.equal((await json('/api/bans', post({ target: '127.111.0.21', duration: '1h' }))).status, 201);
+    assert.equal((await api('/api/bans/127.111.0.21', { method: 'DELETE' })).status, 200);
+
+    // Back with the last id seen: exactly the missed ones, in order, before anything new.
+    const missed = frames(await read({ 'last-event-id': last.id }, (t) => frames(t).length >= 2));
+    assert.deepEqual(
+      missed.map((f) => [f.kind, f.target]),
+      [
+        ['ban', '127.111.0.21'],
+        ['unban', '127.111.0.21'],
+      ],
+    );
+    // An id of another process: everything remembered; a made-up id: nothing replayed.
+    const other = frames(await read({ 'last-event-id': 'zzzz.1' }, (t) => frames(t).length >= 3));
+    assert.ok(other.length >= 3, JSON.stringify(other));
+    const none = await read({ 'last-event-id': 'not-an-id' }, () => false);
+    assert.deepEqual(frames(none), []);
+    assert.equal((await api('/api/bans/127.111.0.20', { method: 'DELETE' })).status, 200);
+  });
+
   it('GET /api/attacks and /api/attacks/export; GET /metrics', async () => {
     const attacks = await json('/api/attacks?limit=5');
     assert.equal(attacks.status, 200);
