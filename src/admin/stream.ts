@@ -14,6 +14,11 @@ export const MAX_PENDING_BYTES = 256 * 1024;
 /** Most clients at once; more are refused (503). */
 export const MAX_STREAM_CLIENTS = 32;
 export const PING_INTERVAL_MS = 15_000;
+/**
+ * Most bytes of missed events written to a reconnecting client (the newest of them): half of
+ * what a client may leave unread, so that the replay alone never gets it dropped.
+ */
+export const MAX_REPLAY_BYTES = MAX_PENDING_BYTES / 2;
 
 export class EventStream {
   private readonly clients = new Set<ServerResponse>();
@@ -32,7 +37,8 @@ export class EventStream {
 
   /**
    * Takes over `res` as an event stream, first writing `missed` (the events after the client's
-   * `Last-Event-ID`); false when there are too many clients already.
+   * `Last-Event-ID`, the newest of them within MAX_REPLAY_BYTES); false when there are too many
+   * clients already.
    */
   add(res: ServerResponse, missed: readonly NumberedEvent[] = []): boolean {
     if (this.clients.size >= MAX_STREAM_CLIENTS) return false;
@@ -43,7 +49,7 @@ export class EventStream {
       connection: 'keep-alive',
     });
     res.write(': connected\n\n');
-    for (const e of missed) res.write(frame(e));
+    for (const f of newestFrames(missed, MAX_REPLAY_BYTES)) res.write(f);
     this.clients.add(res);
     res.on('close', () => this.clients.delete(res));
     return true;
@@ -76,4 +82,16 @@ export class EventStream {
 /** One SSE frame. The id and kind are sipwarden's own; the data is JSON (no raw newline can end it early). */
 function frame(e: NumberedEvent): string {
   return `id: ${e.id}\nevent: ${e.event.kind}\ndata: ${JSON.stringify(e.event)}\n\n`;
+}
+
+/** The frames of the newest `events` whose total length stays within `budget`, oldest first. */
+function newestFrames(events: readonly NumberedEvent[], budget: number): string[] {
+  const frames: string[] = [];
+  for (let i = events.length - 1; i >= 0; i--) {
+    const f = frame(events[i]!);
+    budget -= Buffer.byteLength(f);
+    if (budget < 0) break;
+    frames.push(f);
+  }
+  return frames.reverse();
 }
